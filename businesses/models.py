@@ -1,0 +1,154 @@
+from django.db import models
+from django.db.models import Q
+
+from businesses.platforms import PLATFORM_CHOICES
+
+MIN_INTERVAL_MINUTES = 15
+MAX_INTERVAL_MINUTES = 30 * 24 * 60
+
+
+class Tier(models.TextChoices):
+    FREE = "free"
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+
+
+class ScrapeStatus(models.TextChoices):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Team(models.Model):
+    """A customer of the product, keyed by the product's own team id."""
+
+    team_id = models.CharField(max_length=64, primary_key=True)
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.FREE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(tier__in=Tier.values), name="team_tier_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} ({self.tier})"
+
+
+class Business(models.Model):
+    """One team's profile on one platform."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="businesses")
+    platform = models.CharField(max_length=20, choices=PLATFORM_CHOICES)
+    external_id = models.CharField(
+        max_length=500, help_text="Normalised identifier: place id or canonical profile URL."
+    )
+    platform_key = models.CharField(
+        max_length=500,
+        help_text="Attribution key matched against scraped items (place id, page URL, "
+        "TripAdvisor location id, Booking country/slug). Unique per team and platform.",
+    )
+    name = models.CharField(max_length=300, blank=True)
+    scrape_types = models.JSONField(
+        default=list, help_text="Scrape types this business is scheduled for (one mapping each)."
+    )
+    active = models.BooleanField(default=True)
+    last_scraped_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(  # noqa: DJ001 -- NULL before the first scrape (SPEC §4)
+        max_length=20, choices=ScrapeStatus.choices, null=True, blank=True
+    )
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "platform", "platform_key"], name="business_unique_per_team"
+            ),
+        ]
+        indexes = [
+            # Operators look a business up by its identifier across teams.
+            models.Index(fields=["platform", "platform_key"], name="business_platform_key_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id} ({self.team_id})"
+
+
+class CustomInterval(models.Model):
+    """An operator override of a team's interval, for all platforms or for one."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="custom_intervals")
+    platform = models.CharField(  # noqa: DJ001 -- NULL means every platform
+        max_length=20,
+        choices=PLATFORM_CHOICES,
+        null=True,
+        blank=True,
+        help_text="Empty: applies to every platform of the team.",
+    )
+    interval_minutes = models.PositiveIntegerField()
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this moment the team falls back to its tier."
+    )
+    reason = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "platform"],
+                name="custom_interval_one_per_team_platform",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_minutes__gte=MIN_INTERVAL_MINUTES)
+                & Q(interval_minutes__lte=MAX_INTERVAL_MINUTES),
+                name="custom_interval_in_range",
+            ),
+        ]
+        indexes = [
+            # The expiry sweep: custom intervals whose expiry has passed.
+            models.Index(
+                fields=["expires_at"],
+                name="custom_interval_expiry_idx",
+                condition=Q(expires_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.platform or "all platforms"
+        return f"{self.team_id}: {self.interval_minutes} min on {scope}"
+
+
+class ReviewItem(models.Model):
+    """One scraped dataset item attributed to exactly one business."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="reviews")
+    execution = models.ForeignKey(
+        "schedules.Execution",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="review_items",
+    )
+    platform_item_id = models.CharField(max_length=300)
+    payload = models.JSONField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    scraped_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "platform_item_id"], name="review_item_unique_per_business"
+            ),
+        ]
+        indexes = [
+            # The product's review feed: newest first per business, `?since=` cursor.
+            models.Index(fields=["business", "-scraped_at", "-id"], name="review_feed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_id}:{self.platform_item_id}"

@@ -1,0 +1,336 @@
+"""THE platform registry: one entry per scraped platform.
+
+Everything platform-specific — actor ids, batch capacity, identifier normalisation, actor
+input and the item → business key used for attribution — comes from `PLATFORMS`. Adding a
+fifth platform is one more `Platform(...)` entry below; no view or service changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.db import models
+
+
+class ScrapeType(models.TextChoices):
+    REVIEWS = "reviews", "Reviews (new since the last scrape)"
+    OVERVIEW = "overview", "Overview (rating, review count, name)"
+
+
+class IdentifierError(ValueError):
+    """An external id that cannot be a profile of the platform; the message says why."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A normalised identifier: `external_id` is shown to users, `key` attributes items
+    and makes a business unique within its team and platform."""
+
+    external_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One business as an actor run sees it (an entry of an execution's snapshot)."""
+
+    business_id: int
+    external_id: str
+    key: str
+
+
+InputBuilder = Callable[[str, Sequence[Target], int], dict]
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    label: str
+    default_actor_ids: Mapping[str, str]
+    default_capacity: int
+    normalise: Callable[[str], Identity]
+    build_input: InputBuilder
+    item_key: Callable[[dict], str | None]
+
+    def actor_id(self, scrape_type: str) -> str:
+        override = settings.SCHEDULER_ACTOR_IDS.get(f"{self.name}.{scrape_type}")
+        return override or self.default_actor_ids[scrape_type]
+
+    @property
+    def capacity(self) -> int:
+        return int(settings.SCHEDULER_CAPACITY.get(self.name, self.default_capacity))
+
+    def batch_input(self, scrape_type: str, targets: Sequence[Target]) -> dict:
+        """Actor input that scrapes every target in ONE run."""
+        return self.build_input(scrape_type, targets, settings.SCHEDULER_MAX_REVIEWS_PER_BUSINESS)
+
+    def single_input(self, scrape_type: str, target: Target) -> dict:
+        """Actor input for a single-business (retry) run."""
+        return self.batch_input(scrape_type, [target])
+
+
+# --- URL helpers -----------------------------------------------------------------------------
+
+_HOST_PREFIXES = ("www.", "m.", "web.", "mobile.", "mbasic.", "touch.", "secure.")
+TRAILING_REVIEWS_RE = re.compile(r"(/reviews)+$", re.IGNORECASE)
+
+URL_INVALID = "Must be a URL of {platform}."
+URL_SCHEME_INVALID = "Only http and https URLs are accepted."
+
+
+def _split_url(raw: str, platform: str, host_re: re.Pattern[str]) -> tuple[str, str, str]:
+    """(bare host, path without trailing slash, query) of a profile URL, or IdentifierError."""
+    value = raw.strip()
+    if not value:
+        raise IdentifierError("This field may not be blank.")
+    if "://" not in value:
+        value = "https://" + value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise IdentifierError(URL_SCHEME_INVALID)
+    host = (parts.hostname or "").lower()
+    for prefix in _HOST_PREFIXES:
+        if host.startswith(prefix):
+            host = host[len(prefix) :]
+            break
+    if not host_re.fullmatch(host):
+        raise IdentifierError(URL_INVALID.format(platform=platform))
+    path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
+    return host, path, parts.query
+
+
+# --- Google ----------------------------------------------------------------------------------
+
+GOOGLE_PLACE_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,300}")
+GOOGLE_PLACE_ID_INVALID = (
+    "Must be a Google place id (16+ letters, digits, '-' or '_', e.g. ChIJN1t_tDeuEmsRUsoyG83frY4)."
+)
+
+
+def normalise_google(raw: str) -> Identity:
+    value = raw.strip()
+    if "place_id" in value and ("?" in value or "&" in value):
+        query = parse_qs(urlsplit(value).query)
+        value = (query.get("query_place_id") or query.get("place_id") or [""])[0]
+    value = value.removeprefix("place_id:")
+    if not GOOGLE_PLACE_ID_RE.fullmatch(value):
+        raise IdentifierError(GOOGLE_PLACE_ID_INVALID)
+    return Identity(external_id=value, key=value)
+
+
+def build_google_input(scrape_type: str, targets: Sequence[Target], max_reviews: int) -> dict:
+    place_ids = [t.key for t in targets]
+    if scrape_type == ScrapeType.OVERVIEW:
+        return {"placeIds": place_ids, "maxReviews": 0, "maxImages": 0, "language": "en"}
+    return {
+        "placeIds": place_ids,
+        "maxReviews": max_reviews,
+        "reviewsSort": "newest",
+        "reviewsOrigin": "all",
+        "language": "en",
+        "personalData": False,
+    }
+
+
+def google_item_key(item: dict) -> str | None:
+    return item.get("placeId") or None
+
+
+# --- Facebook --------------------------------------------------------------------------------
+
+FACEBOOK_HOST_RE = re.compile(r"(facebook|fb)\.com")
+FACEBOOK_PAGE_MISSING = "Must name a Facebook page, e.g. https://www.facebook.com/yourpage."
+FACEBOOK_PROFILE_ID_MISSING = "A profile.php URL must carry its numeric ?id=."
+_FACEBOOK_NOT_PAGES = {"login", "sharer", "sharer.php", "groups", "events", "watch", "search"}
+
+
+def normalise_facebook(raw: str) -> Identity:
+    _, path, query = _split_url(raw, "Facebook", FACEBOOK_HOST_RE)
+    path = TRAILING_REVIEWS_RE.sub("", path).rstrip("/").lower()
+    if path == "/profile.php":
+        profile_id = parse_qs(query).get("id", [""])[0]
+        if not profile_id.isdigit():
+            raise IdentifierError(FACEBOOK_PROFILE_ID_MISSING)
+        path = f"/profile.php?id={profile_id}"
+    elif not path or path.split("/")[1] in _FACEBOOK_NOT_PAGES:
+        raise IdentifierError(FACEBOOK_PAGE_MISSING)
+    url = f"https://www.facebook.com{path}"
+    return Identity(external_id=url, key=url)
+
+
+def build_facebook_input(scrape_type: str, targets: Sequence[Target], max_reviews: int) -> dict:
+    if scrape_type == ScrapeType.OVERVIEW:
+        return {"startUrls": [{"url": t.external_id} for t in targets]}
+    return {
+        "startUrls": [{"url": f"{t.external_id}/reviews"} for t in targets],
+        "resultsLimit": max_reviews,
+    }
+
+
+def facebook_item_key(item: dict) -> str | None:
+    for field in ("facebookUrl", "pageUrl", "inputUrl"):
+        if item.get(field):
+            try:
+                return normalise_facebook(str(item[field])).key
+            except IdentifierError:
+                return None
+    return None
+
+
+# --- TripAdvisor -----------------------------------------------------------------------------
+
+TRIPADVISOR_HOST_RE = re.compile(r"tripadvisor(\.[a-z]{2,3}){1,2}")
+TRIPADVISOR_LOCATION_RE = re.compile(r"-d(\d+)(?=-|\.html$|$)")
+TRIPADVISOR_LOCATION_MISSING = "Must be a TripAdvisor place URL with a location id (-d<digits>-)."
+
+
+def normalise_tripadvisor(raw: str) -> Identity:
+    _, path, _ = _split_url(raw, "TripAdvisor", TRIPADVISOR_HOST_RE)
+    path = re.sub(r"-or\d+(?=-)", "", path)
+    match = TRIPADVISOR_LOCATION_RE.search(path)
+    if not match:
+        raise IdentifierError(TRIPADVISOR_LOCATION_MISSING)
+    return Identity(external_id=f"https://www.tripadvisor.com{path}", key=match.group(1))
+
+
+def build_tripadvisor_input(scrape_type: str, targets: Sequence[Target], max_reviews: int) -> dict:
+    start_urls = [{"url": t.external_id} for t in targets]
+    if scrape_type == ScrapeType.OVERVIEW:
+        return {"startUrls": start_urls, "maxItemsPerQuery": 1, "includeReviews": False}
+    # The per-place limit's name is unconfirmed (APIFY.md §4.3): send both spellings.
+    return {
+        "startUrls": start_urls,
+        "maxItemsPerQuery": max_reviews,
+        "maxItems": max_reviews * len(targets),
+        "reviewRatings": ["ALL_REVIEW_RATINGS"],
+        "reviewsLanguages": ["ALL_REVIEW_LANGUAGES"],
+    }
+
+
+def tripadvisor_item_key(item: dict) -> str | None:
+    location = item.get("locationId") or (item.get("placeInfo") or {}).get("id")
+    return str(location) if location else None
+
+
+# --- Booking ---------------------------------------------------------------------------------
+
+BOOKING_HOST_RE = re.compile(r"booking\.com")
+BOOKING_HOTEL_RE = re.compile(
+    r"/hotel/([a-z]{2})/([a-z0-9][a-z0-9_-]*?)(?:\.[a-z]{2}(?:-[a-z]{2})?)?\.html"
+)
+BOOKING_HOTEL_MISSING = (
+    "Must be a Booking hotel URL like https://www.booking.com/hotel/fr/name.html."
+)
+
+
+def normalise_booking(raw: str) -> Identity:
+    _, path, _ = _split_url(raw, "Booking", BOOKING_HOST_RE)
+    match = BOOKING_HOTEL_RE.fullmatch(path.lower())
+    if not match:
+        raise IdentifierError(BOOKING_HOTEL_MISSING)
+    country, slug = match.groups()
+    return Identity(
+        external_id=f"https://www.booking.com/hotel/{country}/{slug}.html", key=f"{country}/{slug}"
+    )
+
+
+def build_booking_input(scrape_type: str, targets: Sequence[Target], max_reviews: int) -> dict:
+    # `userData` is echoed back as `customData` on every item: the reliable attribution key.
+    start_urls = [
+        {"url": t.external_id, "userData": {"businessId": t.business_id, "key": t.key}}
+        for t in targets
+    ]
+    if scrape_type == ScrapeType.OVERVIEW:
+        return {"startUrls": start_urls, "maxItems": len(targets)}
+    return {
+        "startUrls": start_urls,
+        "maxReviewsPerHotel": max_reviews,
+        "sortReviewsBy": "f_recent_desc",
+    }
+
+
+def booking_item_key(item: dict) -> str | None:
+    custom = item.get("customData") or {}
+    if custom.get("key"):
+        return str(custom["key"])
+    for field in ("hotelUrl", "url"):
+        if item.get(field):
+            try:
+                return normalise_booking(str(item[field])).key
+            except IdentifierError:
+                continue
+    return None
+
+
+# --- The registry ----------------------------------------------------------------------------
+
+PLATFORMS: dict[str, Platform] = {
+    p.name: p
+    for p in (
+        Platform(
+            name="google",
+            label="Google Maps",
+            default_actor_ids={
+                ScrapeType.REVIEWS: "compass/google-maps-reviews-scraper",
+                ScrapeType.OVERVIEW: "compass/crawler-google-places",
+            },
+            default_capacity=200,
+            normalise=normalise_google,
+            build_input=build_google_input,
+            item_key=google_item_key,
+        ),
+        Platform(
+            name="facebook",
+            label="Facebook",
+            default_actor_ids={
+                ScrapeType.REVIEWS: "apify/facebook-reviews-scraper",
+                ScrapeType.OVERVIEW: "apify/facebook-pages-scraper",
+            },
+            default_capacity=100,
+            normalise=normalise_facebook,
+            build_input=build_facebook_input,
+            item_key=facebook_item_key,
+        ),
+        Platform(
+            name="tripadvisor",
+            label="TripAdvisor",
+            default_actor_ids={
+                ScrapeType.REVIEWS: "maxcopell/tripadvisor-reviews",
+                ScrapeType.OVERVIEW: "maxcopell/tripadvisor",
+            },
+            default_capacity=100,
+            normalise=normalise_tripadvisor,
+            build_input=build_tripadvisor_input,
+            item_key=tripadvisor_item_key,
+        ),
+        Platform(
+            name="booking",
+            label="Booking.com",
+            default_actor_ids={
+                ScrapeType.REVIEWS: "voyager/booking-reviews-scraper",
+                ScrapeType.OVERVIEW: "voyager/booking-scraper",
+            },
+            default_capacity=100,
+            normalise=normalise_booking,
+            build_input=build_booking_input,
+            item_key=booking_item_key,
+        ),
+    )
+}
+
+PLATFORM_CHOICES = [(p.name, p.label) for p in PLATFORMS.values()]
+PLATFORM_UNKNOWN = "Unknown platform {value!r}; expected one of: {choices}."
+
+
+def get_platform(name: str) -> Platform:
+    """The registry entry, or IdentifierError naming the accepted platforms."""
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise IdentifierError(
+            PLATFORM_UNKNOWN.format(value=name, choices=", ".join(PLATFORMS))
+        ) from None

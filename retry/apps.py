@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RetryConfig(AppConfig):
+    name = "retry"
+    default_auto_field = "django.db.models.BigAutoField"

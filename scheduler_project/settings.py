@@ -1,0 +1,147 @@
+"""Settings read from the environment (SPEC §5).
+
+Every variable is optional: with none set the service runs on a SQLite file and a
+filesystem Celery broker, so a first run needs no server. Bad values raise at start-up
+instead of being silently replaced by a default.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("SCHEDULER_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_celery_beat",
+    "businesses",
+    "schedules",
+    "retry",
+    "webhooks",
+    "admin_ui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "scheduler_project.urls"
+WSGI_APPLICATION = "scheduler_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'scheduler.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # SQLite has no row locks: IMMEDIATE transactions serialise writers, which is what
+    # makes the dispatcher's claim safe on the embedded default.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Celery -------------------------------------------------------------------------------
+# The default broker is kombu's filesystem transport: no server, good for a first run only.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="scheduler")
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Apify ------------------------------------------------------------------------------
+APIFY_TOKEN = env.str("APIFY_TOKEN", default="")
+APIFY_API_URL = env.str("APIFY_API_URL", default="https://api.apify.com")
+APIFY_MAX_RETRIES = env.int("APIFY_MAX_RETRIES", default=4)
+APIFY_MIN_RETRY_DELAY_MS = env.int("APIFY_MIN_RETRY_DELAY_MS", default=500)
+WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="http://127.0.0.1:8000")
+APIFY_WEBHOOK_SECRET = env.str("APIFY_WEBHOOK_SECRET", default="dev-only-webhook-secret")
+
+# --- Scheduler knobs (SPEC §2, §3) ---------------------------------------------------------
+DISPATCH_TICK_SECONDS = env.int("DISPATCH_TICK_SECONDS", default=10)
+SCHEDULER_ENV = env.str("SCHEDULER_ENV", default="production")
+
+SCHEDULER_TIER_INTERVALS = env.dict(
+    "SCHEDULER_TIER_INTERVALS",
+    cast={"value": int},
+    default={"free": 72 * 60, "starter": 24 * 60, "professional": 12 * 60, "enterprise": 6 * 60},
+)
+# Overrides for the registry's defaults, e.g. SCHEDULER_CAPACITY=google=300,booking=120
+SCHEDULER_CAPACITY = env.dict("SCHEDULER_CAPACITY", cast={"value": int}, default={})
+# e.g. SCHEDULER_ACTOR_IDS=google.reviews=me/my-actor
+SCHEDULER_ACTOR_IDS = env.dict("SCHEDULER_ACTOR_IDS", default={})
+SCHEDULER_MAX_REVIEWS_PER_BUSINESS = env.int("SCHEDULER_MAX_REVIEWS_PER_BUSINESS", default=50)
+SCHEDULER_STAGGER_STEP_MINUTES = env.int("SCHEDULER_STAGGER_STEP_MINUTES", default=5)
+SCHEDULER_CATCHUP_WINDOW_SECONDS = env.int("SCHEDULER_CATCHUP_WINDOW_SECONDS", default=600)
+SCHEDULER_CLAIM_CHUNK = env.int("SCHEDULER_CLAIM_CHUNK", default=500)
+SCHEDULER_START_MESSAGE_SIZE = env.int("SCHEDULER_START_MESSAGE_SIZE", default=10)
+SCHEDULER_LEASE_SECONDS = env.int("SCHEDULER_LEASE_SECONDS", default=300)
+SCHEDULER_RUN_TIMEOUT_SECONDS = env.int("SCHEDULER_RUN_TIMEOUT_SECONDS", default=3600)
+SCHEDULER_RUN_MEMORY_MBYTES = env.int("SCHEDULER_RUN_MEMORY_MBYTES", default=1024)
+SCHEDULER_RETRY_DELAYS_MINUTES = env.list(
+    "SCHEDULER_RETRY_DELAYS_MINUTES", cast=int, default=[5, 15, 45]
+)
+SCHEDULER_RETRY_MAX_ATTEMPTS = env.int("SCHEDULER_RETRY_MAX_ATTEMPTS", default=3)

@@ -1,0 +1,75 @@
+"""The only module that talks to Apify (through the real apify-client)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apify_client import ApifyClient
+from django.conf import settings
+
+WEBHOOK_PATH = "/api/v1/webhooks/apify/"
+WEBHOOK_EVENT_TYPES = (
+    "ACTOR.RUN.SUCCEEDED",
+    "ACTOR.RUN.FAILED",
+    "ACTOR.RUN.TIMED_OUT",
+    "ACTOR.RUN.ABORTED",
+)
+WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+
+
+class ApifyStartError(Exception):
+    """A run could not be started, even after the client's own retries."""
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    run_id: str
+    dataset_id: str
+    status: str
+
+
+def apify_client() -> ApifyClient:
+    return ApifyClient(
+        settings.APIFY_TOKEN or None,
+        api_url=settings.APIFY_API_URL,
+        max_retries=settings.APIFY_MAX_RETRIES,
+        min_delay_between_retries=timedelta(milliseconds=settings.APIFY_MIN_RETRY_DELAY_MS),
+        # Bounds the worst case of one start (5 attempts) well inside the start lease.
+        timeout_max=timedelta(seconds=60),
+    )
+
+
+def run_webhook(idempotency_key: str) -> dict:
+    """The ad-hoc webhook attached to every run: our URL, the secret in a header."""
+    return {
+        "event_types": list(WEBHOOK_EVENT_TYPES),
+        "request_url": settings.WEBHOOK_BASE_URL.rstrip("/") + WEBHOOK_PATH,
+        "headers_template": json.dumps({WEBHOOK_SECRET_HEADER: settings.APIFY_WEBHOOK_SECRET}),
+        "idempotency_key": idempotency_key,
+    }
+
+
+def actor_run_start(*, actor_id: str, run_input: dict, idempotency_key: str) -> StartedRun:
+    """Start an actor run with our webhook; 429/5xx are retried by the client."""
+    try:
+        run = (
+            apify_client()
+            .actor(actor_id)
+            .start(
+                run_input=run_input,
+                webhooks=[run_webhook(idempotency_key)],
+                memory_mbytes=settings.SCHEDULER_RUN_MEMORY_MBYTES,
+                run_timeout=timedelta(seconds=settings.SCHEDULER_RUN_TIMEOUT_SECONDS),
+            )
+        )
+    except Exception as exc:
+        # ApifyApiError for HTTP answers; transport failures surface as impit's own types.
+        raise ApifyStartError(f"{type(exc).__name__}: {exc}") from exc
+    return StartedRun(run_id=run.id, dataset_id=run.default_dataset_id or "", status=run.status)
+
+
+def actor_run_abort(run_id: str) -> None:
+    """Best effort: a run nobody will ingest should not keep costing money."""
+    apify_client().run(run_id).abort()

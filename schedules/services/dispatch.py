@@ -1,0 +1,195 @@
+"""The dispatcher tick: claim due batches, write their executions, enqueue their starts.
+
+Safe to run from any number of beats, workers and `run_dispatcher` processes at once:
+rows are claimed with FOR UPDATE SKIP LOCKED and `next_run_at` moves past the slot in the
+same transaction, and UNIQUE (batch, scheduled_for) refuses a second execution of a slot
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from schedules.dbclock import db_now
+from schedules.models import Batch, Execution, Heartbeat, MisfirePolicy, OverlapPolicy, Trigger
+from schedules.policies import plan_due_slot
+from schedules.services.enqueue import executions_enqueue_start
+from schedules.states import ACTIVE_STATES, ExecutionState, sources_of
+
+logger = logging.getLogger(__name__)
+
+OVERLAP_SKIPPED = "Skipped: the previous execution of this batch is still active."
+OVERLAP_CANCELLED = "Cancelled: a newer slot started (overlap policy cancel_previous)."
+
+
+@dataclass
+class TickResult:
+    claimed: int = 0
+    created: int = 0
+    skipped_overlap: int = 0
+    missed_slots: int = 0
+    cancelled_previous: int = 0
+    recovered: int = 0
+    chunks: int = 0
+    execution_ids: list = field(default_factory=list, repr=False)
+
+    def add(self, other: TickResult) -> None:
+        for name in (
+            "claimed",
+            "created",
+            "skipped_overlap",
+            "missed_slots",
+            "cancelled_previous",
+            "recovered",
+            "chunks",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.execution_ids.extend(other.execution_ids)
+
+
+def _active_executions(batch_ids: list[int]) -> dict[int, list]:
+    rows = Execution.objects.filter(batch_id__in=batch_ids, state__in=ACTIVE_STATES)
+    active = defaultdict(list)
+    for batch_id, execution_id in rows.values_list("batch_id", "id"):
+        active[batch_id].append(execution_id)
+    return active
+
+
+@transaction.atomic
+def dispatch_chunk(*, limit: int) -> TickResult:
+    """Claim up to `limit` due batches and dispatch them in ONE transaction.
+
+    Queries: claim, clock, active executions, [cancel], insert, batch update, inserted ids;
+    the same count for 1 or `limit` batches.
+    """
+    batches = list(Batch.objects.claim(limit).select_related("group"))
+    result = TickResult(claimed=len(batches), chunks=1)
+    if not batches:
+        return result
+    now = db_now()
+    lease_until = now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS)
+    catchup = timedelta(seconds=settings.SCHEDULER_CATCHUP_WINDOW_SECONDS)
+    active = _active_executions([b.pk for b in batches])
+    executions: list[Execution] = []
+    to_cancel: list = []
+    for batch in batches:
+        plan = plan_due_slot(
+            grid=batch.grid(),
+            next_run_at=batch.next_run_at,
+            now=now,
+            catchup_window=catchup,
+            always_run_once=batch.misfire_policy == MisfirePolicy.RUN_ONCE,
+        )
+        batch.next_run_at = plan.next_run_at
+        batch.missed_runs_count += plan.missed
+        batch.updated_at = now
+        result.missed_slots += plan.missed
+        if plan.run_slot is None:
+            continue
+        batch.last_run_at = now
+        execution = Execution(
+            batch=batch,
+            platform=batch.group.platform,
+            scrape_type=batch.group.scrape_type,
+            trigger=Trigger.SCHEDULED,
+            scheduled_for=plan.run_slot,
+            missed_slots=plan.missed,
+            lease_expires_at=lease_until,
+        )
+        previous = active.get(batch.pk, [])
+        if previous and batch.overlap_policy == OverlapPolicy.SKIP:
+            execution.state = ExecutionState.SKIPPED
+            execution.error = OVERLAP_SKIPPED
+            execution.finished_at = now
+            execution.lease_expires_at = None
+            result.skipped_overlap += 1
+        elif previous and batch.overlap_policy == OverlapPolicy.CANCEL_PREVIOUS:
+            to_cancel.extend(previous)
+        executions.append(execution)
+
+    if to_cancel:
+        result.cancelled_previous = Execution.objects.filter(
+            id__in=to_cancel, state__in=sources_of(ExecutionState.CANCELLED)
+        ).update(state=ExecutionState.CANCELLED, finished_at=now, error=OVERLAP_CANCELLED)
+    # ON CONFLICT DO NOTHING: a slot that already has an execution keeps it.
+    Execution.objects.bulk_create(executions, ignore_conflicts=True)
+    Batch.objects.bulk_update(
+        batches, ["next_run_at", "missed_runs_count", "last_run_at", "updated_at"]
+    )
+    to_start = [e.id for e in executions if e.state == ExecutionState.PENDING]
+    if to_start:
+        to_start = list(Execution.objects.filter(id__in=to_start).values_list("id", flat=True))
+    result.created = len(to_start)
+    result.execution_ids = to_start
+    executions_enqueue_start(to_start)
+    return result
+
+
+@transaction.atomic
+def executions_recover_expired_leases(*, limit: int = 500) -> list:
+    """Put back executions whose start worker died (lease run out) and re-enqueue them.
+
+    `starting → pending` gives the start a fresh lease; the start task's fencing token
+    (start_attempts) stops a slow old worker from overwriting the new attempt.
+    """
+    now = db_now()
+    expired = list(
+        Execution.objects.select_for_update(skip_locked=True)
+        .filter(
+            state__in=[ExecutionState.PENDING, ExecutionState.STARTING],
+            lease_expires_at__lt=now,
+        )
+        .order_by("lease_expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if expired:
+        Execution.objects.filter(id__in=expired).update(
+            state=ExecutionState.PENDING,
+            lease_expires_at=now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS),
+        )
+        logger.warning(
+            "re-enqueued %d executions whose lease expired",
+            len(expired),
+            extra={"action": "lease_recovery"},
+        )
+        executions_enqueue_start(expired)
+    return expired
+
+
+def heartbeat_record(kind: str, **details: object) -> None:
+    name = f"{kind}:{socket.gethostname()}:{os.getpid()}"
+    Heartbeat.objects.update_or_create(
+        name=name, defaults={"kind": kind, "last_seen_at": db_now(), "details": details}
+    )
+
+
+def dispatch_tick(*, chunk_size: int | None = None, max_chunks: int = 1000) -> TickResult:
+    """One tick: recover expired leases, then dispatch due batches chunk by chunk until
+    none is left (or `max_chunks`, so one tick cannot run forever)."""
+    chunk_size = chunk_size or settings.SCHEDULER_CLAIM_CHUNK
+    result = TickResult()
+    result.recovered = len(executions_recover_expired_leases())
+    for _ in range(max_chunks):
+        chunk = dispatch_chunk(limit=chunk_size)
+        result.add(chunk)
+        if chunk.claimed < chunk_size:
+            break
+    heartbeat_record("dispatcher", claimed=result.claimed, created=result.created)
+    if result.claimed:
+        logger.info(
+            "dispatched %d executions from %d due batches (%d skipped, %d missed slots)",
+            result.created,
+            result.claimed,
+            result.skipped_overlap,
+            result.missed_slots,
+            extra={"action": "dispatch"},
+        )
+    return result

@@ -1,0 +1,122 @@
+"""Starting an execution: snapshot its businesses, build the input, start the actor run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import F
+
+from businesses.platforms import Target, get_platform
+from schedules import apify
+from schedules.dbclock import db_now
+from schedules.models import Execution, Mapping
+from schedules.services.executions import execution_transition
+from schedules.states import ExecutionState
+
+logger = logging.getLogger(__name__)
+
+BATCH_EMPTY = "Skipped: the batch had no active business when its run was due."
+
+
+def batch_snapshot(*, batch_id: int, scrape_type: str) -> list[dict]:
+    """The active businesses of a batch, frozen: results are attributed to these only."""
+    rows = (
+        Mapping.objects.filter(batch_id=batch_id, scrape_type=scrape_type, business__active=True)
+        .order_by("business_id")
+        .values_list("business_id", "team_id", "business__external_id", "platform_key")
+    )
+    return [{"business_id": b, "team_id": t, "external_id": e, "key": k} for b, t, e, k in rows]
+
+
+def execution_start(*, execution_id: UUID) -> str | None:
+    """Take a pending execution and start its actor run. Returns the final state reached,
+    or None when another worker holds it (nothing to do).
+
+    The `start_attempts` value written when taking the lease is a fencing token: if this
+    worker is so slow that its lease expired and another attempt began, its late writes
+    match no row, and the run it started is aborted.
+    """
+    now = db_now()
+    taken = execution_transition(
+        execution_id=execution_id,
+        to=ExecutionState.STARTING,
+        only_from=[ExecutionState.PENDING],
+        lease_expires_at=now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS),
+        start_attempts=F("start_attempts") + 1,
+    )
+    if not taken:
+        return None
+    execution = Execution.objects.get(id=execution_id)
+    fence = {"start_attempts": execution.start_attempts}
+
+    if not execution.business_snapshot and execution.batch_id:
+        execution.business_snapshot = batch_snapshot(
+            batch_id=execution.batch_id, scrape_type=execution.scrape_type
+        )
+        execution.business_count = len(execution.business_snapshot)
+        Execution.objects.filter(id=execution_id, **fence).update(
+            business_snapshot=execution.business_snapshot,
+            business_count=execution.business_count,
+        )
+    if not execution.business_snapshot:
+        execution_transition(
+            execution_id=execution_id,
+            to=ExecutionState.SKIPPED,
+            where=fence,
+            only_from=[ExecutionState.STARTING],
+            error=BATCH_EMPTY,
+            finished_at=db_now(),
+            lease_expires_at=None,
+        )
+        return ExecutionState.SKIPPED
+
+    platform = get_platform(execution.platform)
+    targets = [
+        Target(business_id=s["business_id"], external_id=s["external_id"], key=s["key"])
+        for s in execution.business_snapshot
+    ]
+    actor_id = platform.actor_id(execution.scrape_type)
+    try:
+        run = apify.actor_run_start(
+            actor_id=actor_id,
+            run_input=platform.batch_input(execution.scrape_type, targets),
+            idempotency_key=str(execution.id),
+        )
+    except apify.ApifyStartError as exc:
+        logger.warning("start of %s failed: %s", execution_id, exc, extra={"action": "start"})
+        execution_transition(
+            execution_id=execution_id,
+            to=ExecutionState.FAILED,
+            where=fence,
+            only_from=[ExecutionState.STARTING],
+            error=str(exc),
+            actor_id=actor_id,
+            finished_at=db_now(),
+            lease_expires_at=None,
+        )
+        return ExecutionState.FAILED
+
+    recorded = execution_transition(
+        execution_id=execution_id,
+        to=ExecutionState.RUNNING,
+        where=fence,
+        only_from=[ExecutionState.STARTING],
+        actor_id=actor_id,
+        apify_run_id=run.run_id,
+        apify_dataset_id=run.dataset_id,
+        started_at=db_now(),
+        lease_expires_at=None,
+    )
+    if not recorded:
+        logger.warning(
+            "execution %s was taken over while starting; aborting its run %s",
+            execution_id,
+            run.run_id,
+            extra={"action": "start"},
+        )
+        apify.actor_run_abort(run.run_id)
+        return None
+    return ExecutionState.RUNNING

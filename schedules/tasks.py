@@ -1,0 +1,38 @@
+"""Celery tasks: thin wrappers that load ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from businesses.services import custom_intervals_expire
+from schedules.services.dispatch import dispatch_tick
+from schedules.services.execution_start import execution_start
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_TASK_NAME = "schedules.tasks.dispatch"
+EXPIRE_TASK_NAME = "schedules.tasks.expire_custom_intervals"
+
+
+@shared_task(name=DISPATCH_TASK_NAME, ignore_result=True)
+def dispatch() -> dict:
+    result = dispatch_tick()
+    return {"claimed": result.claimed, "created": result.created}
+
+
+@shared_task(name="schedules.tasks.executions_start", ignore_result=True)
+def executions_start(execution_ids: list[str]) -> None:
+    for execution_id in execution_ids:
+        try:
+            execution_start(execution_id=execution_id)
+        except Exception:
+            # One bad execution must not stop the others of the message; its lease
+            # expires and recovery takes it again.
+            logger.exception("start of %s crashed", execution_id, extra={"action": "start"})
+
+
+@shared_task(name=EXPIRE_TASK_NAME, ignore_result=True)
+def expire_custom_intervals() -> int:
+    return custom_intervals_expire()
