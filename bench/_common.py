@@ -14,6 +14,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "scheduler_bench"
@@ -63,7 +67,7 @@ def recreate_database() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def redis_client():  # -> redis.Redis
+def redis_client() -> redis.Redis:
     import redis
 
     return redis.Redis.from_url(REDIS_URL)
@@ -126,8 +130,12 @@ def print_table(title: str, header: Row, rows: Sequence[Row]) -> None:
     print(f"\n{title}")
     print(line)
     for n, row in enumerate(cells):
-        print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                         enumerate(zip(row, widths, strict=True))))
+        print(
+            " | ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             print(line)
     print(line)

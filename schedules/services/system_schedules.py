@@ -15,7 +15,7 @@ def _system_tasks() -> list[tuple[str, str, int]]:
         ("global-scheduler: dispatch tick", DISPATCH_TASK_NAME, settings.DISPATCH_TICK_SECONDS),
         (
             "global-scheduler: expire custom intervals",
-            "schedules.tasks.expire_custom_intervals",
+            EXPIRE_TASK_NAME,
             60,
         ),
     ]
