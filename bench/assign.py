@@ -69,8 +69,10 @@ def main() -> int:
             mappings += result.mappings_created
             done = start + args.chunk
             if len(chunk_times) % 5 == 0:
-                print(f"  {min(done, len(rows)):>9,} rows  last chunk {t_chunk.seconds:.2f} s",
-                      flush=True)
+                print(
+                    f"  {min(done, len(rows)):>9,} rows  last chunk {t_chunk.seconds:.2f} s",
+                    flush=True,
+                )
 
     with timed() as t_rerun:  # idempotence: re-importing the first chunk places nothing
         again = businesses_bulk_register(rows=rows[: args.chunk])
@@ -93,8 +95,11 @@ def main() -> int:
     n_chunks = len(chunk_times)
     first = sum(chunk_times[:3]) / min(3, n_chunks)
     last = sum(chunk_times[-3:]) / min(3, n_chunks)
-    exact = (wrong == 0 and total_mappings == 2 * args.businesses == mappings
-             and total_businesses == created == args.businesses)
+    exact = (
+        wrong == 0
+        and total_mappings == 2 * args.businesses == mappings
+        and total_businesses == created == args.businesses
+    )
 
     print_table(
         f"assign: {args.businesses:,} businesses, {args.teams:,} teams, "
@@ -108,14 +113,21 @@ def main() -> int:
             ("businesses/s", per_s, f">= {TARGET_PER_S:,}", verdict(per_s >= TARGET_PER_S)),
             ("chunk time, first 3 avg (s)", first, "", ""),
             ("chunk time, last 3 avg (s)", last, "flat", verdict(last <= 2 * first)),
-            ("mappings created", mappings, 2 * args.businesses,
-             verdict(mappings == 2 * args.businesses)),
-            ("batches created", batches, f">= {minimum:,} (minimum)",
-             verdict(batches >= minimum)),
+            (
+                "mappings created",
+                mappings,
+                2 * args.businesses,
+                verdict(mappings == 2 * args.businesses),
+            ),
+            ("batches created", batches, f">= {minimum:,} (minimum)", verdict(batches >= minimum)),
             ("batches wrong count/over capacity", wrong, 0, verdict(wrong == 0)),
             ("re-import first chunk (s)", t_rerun.seconds, "", ""),
-            ("re-import created/mapped", f"{again.created}/{again.mappings_created}", "0/0",
-             verdict(again.created == again.mappings_created == 0)),
+            (
+                "re-import created/mapped",
+                f"{again.created}/{again.mappings_created}",
+                "0/0",
+                verdict(again.created == again.mappings_created == 0),
+            ),
             ("batch counts exact", "", "", verdict(exact)),
         ],
     )

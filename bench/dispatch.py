@@ -55,8 +55,13 @@ class DispatchRun:
     @property
     def ok(self) -> bool:
         n = self.executions
-        return (self.duplicates == 0 and self.still_due == 0 and self.batches_served == n
-                and self.claimed == self.created == n and self.ids_unique_and_exact)
+        return (
+            self.duplicates == 0
+            and self.still_due == 0
+            and self.batches_served == n
+            and self.claimed == self.created == n
+            and self.ids_unique_and_exact
+        )
 
 
 def create_batches(count: int) -> None:
@@ -68,8 +73,13 @@ def create_batches(count: int) -> None:
     groups = list(ScheduleGroup.objects.order_by("id"))
     Batch.objects.bulk_create(
         [
-            Batch(group=g, batch_index=i // len(groups), capacity=get_platform(g.platform).capacity,
-                  business_count=0, next_run_at=datetime(2000, 1, 1, tzinfo=UTC))
+            Batch(
+                group=g,
+                batch_index=i // len(groups),
+                capacity=get_platform(g.platform).capacity,
+                business_count=0,
+                next_run_at=datetime(2000, 1, 1, tzinfo=UTC),
+            )
             for i in range(count)
             for g in [groups[i % len(groups)]]
         ],
@@ -204,8 +214,12 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=10_000)
     parser.add_argument("--dispatchers", default="1,4")
     parser.add_argument("--query-sizes", default="10,100,1000,10000")
-    parser.add_argument("--baseline-rate", type=float, default=None,
-                        help="django-celery-beat sends/s to compare with (beat_baseline.py)")
+    parser.add_argument(
+        "--baseline-rate",
+        type=float,
+        default=None,
+        help="django-celery-beat sends/s to compare with (beat_baseline.py)",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.dispatchers.split(",")]
     sizes = [s for s in (int(x) for x in args.query_sizes.split(",")) if s <= args.batches]
@@ -219,25 +233,54 @@ def main() -> int:
         bare = BARE_CLAIM.get(r.dispatchers)
         rows += [
             (f"{r.dispatchers} proc: time to claim all (s)", r.seconds, "", ""),
-            (f"{r.dispatchers} proc: batches/s", r.per_s, f">= {TARGET_PER_S:,}",
-             verdict(r.per_s >= TARGET_PER_S)),
-            (f"{r.dispatchers} proc: vs bare psycopg claim", f"{r.per_s / bare:.0%}" if bare
-             else "", f"{bare:,}/s" if bare else "", ""),
-            (f"{r.dispatchers} proc: executions written", r.executions, args.batches,
-             verdict(r.executions == args.batches == r.batches_served)),
-            (f"{r.dispatchers} proc: duplicates per slot", r.duplicates, 0,
-             verdict(r.duplicates == 0)),
-            (f"{r.dispatchers} proc: batches still due", r.still_due, 0,
-             verdict(r.still_due == 0)),
-            (f"{r.dispatchers} proc: Celery messages in Redis", r.messages,
-             f"{math.ceil(args.batches / settings.SCHEDULER_START_MESSAGE_SIZE):,}"
-             f" (ids/{settings.SCHEDULER_START_MESSAGE_SIZE}, approx)", ""),
-            (f"{r.dispatchers} proc: execution ids in messages", r.ids_in_messages,
-             "each once", verdict(r.ids_unique_and_exact)),
+            (
+                f"{r.dispatchers} proc: batches/s",
+                r.per_s,
+                f">= {TARGET_PER_S:,}",
+                verdict(r.per_s >= TARGET_PER_S),
+            ),
+            (
+                f"{r.dispatchers} proc: vs bare psycopg claim",
+                f"{r.per_s / bare:.0%}" if bare else "",
+                f"{bare:,}/s" if bare else "",
+                "",
+            ),
+            (
+                f"{r.dispatchers} proc: executions written",
+                r.executions,
+                args.batches,
+                verdict(r.executions == args.batches == r.batches_served),
+            ),
+            (
+                f"{r.dispatchers} proc: duplicates per slot",
+                r.duplicates,
+                0,
+                verdict(r.duplicates == 0),
+            ),
+            (f"{r.dispatchers} proc: batches still due", r.still_due, 0, verdict(r.still_due == 0)),
+            (
+                f"{r.dispatchers} proc: Celery messages in Redis",
+                r.messages,
+                f"{math.ceil(args.batches / settings.SCHEDULER_START_MESSAGE_SIZE):,}"
+                f" (ids/{settings.SCHEDULER_START_MESSAGE_SIZE}, approx)",
+                "",
+            ),
+            (
+                f"{r.dispatchers} proc: execution ids in messages",
+                r.ids_in_messages,
+                "each once",
+                verdict(r.ids_unique_and_exact),
+            ),
         ]
         if args.baseline_rate:
-            rows.append((f"{r.dispatchers} proc: ratio to beat ({args.baseline_rate:g}/s)",
-                         f"{r.per_s / args.baseline_rate:,.0f}x", "", ""))
+            rows.append(
+                (
+                    f"{r.dispatchers} proc: ratio to beat ({args.baseline_rate:g}/s)",
+                    f"{r.per_s / args.baseline_rate:,.0f}x",
+                    "",
+                    "",
+                )
+            )
     print_table(
         f"dispatch: {args.batches:,} due batches, claim chunk {settings.SCHEDULER_CLAIM_CHUNK},"
         f" {settings.SCHEDULER_START_MESSAGE_SIZE} executions per start message,"
@@ -254,8 +297,10 @@ def main() -> int:
         ("due batches", "claimed", "chunks", "queries/tick", "queries/claim chunk"),
         qrows,
     )
-    print(f"queries per claim chunk independent of N: {verdict(flat)}"
-          " (first row: a tick with nothing due = lease recovery + empty claim + heartbeat)")
+    print(
+        f"queries per claim chunk independent of N: {verdict(flat)}"
+        " (first row: a tick with nothing due = lease recovery + empty claim + heartbeat)"
+    )
     flush_broker()
     return 0
 

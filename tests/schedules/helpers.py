@@ -17,7 +17,7 @@ def assert_counts_exact() -> None:
 
 def make_batch(
     *,
-    next_run_at,  # noqa: ANN001
+    next_run_at,
     interval: int = 60,
     platform: str = "google",
     index: int = 0,

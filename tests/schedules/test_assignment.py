@@ -43,7 +43,7 @@ def test_init_creates_the_32_standard_groups_once(db: None) -> None:
     assert ScheduleGroup.objects.filter(is_standard=True).count() == 32
 
 
-def test_full_batches_split_into_new_ones(settings, alice: Team) -> None:  # noqa: ANN001
+def test_full_batches_split_into_new_ones(settings, alice: Team) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 3}
     register_google(alice, 7, scrape_types=["reviews"])
     assert [(b.batch_index, b.business_count, b.capacity) for b in _reviews_batches()] == [
@@ -54,7 +54,7 @@ def test_full_batches_split_into_new_ones(settings, alice: Team) -> None:  # noq
     assert_counts_exact()
 
 
-def test_a_new_business_joins_the_batch_with_most_free_room(settings, alice: Team) -> None:  # noqa: ANN001
+def test_a_new_business_joins_the_batch_with_most_free_room(settings, alice: Team) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 4}
     businesses = register_google(alice, 8, scrape_types=["reviews"])  # two full batches
     for business in businesses[:2]:  # batch 0: 2 free
@@ -70,7 +70,7 @@ def test_a_new_business_joins_the_batch_with_most_free_room(settings, alice: Tea
     assert_counts_exact()
 
 
-def test_batches_of_a_group_are_staggered(settings, alice: Team) -> None:  # noqa: ANN001
+def test_batches_of_a_group_are_staggered(settings, alice: Team) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 1}
     settings.SCHEDULER_STAGGER_STEP_MINUTES = 5
     register_google(alice, 3, scrape_types=["reviews"])
@@ -84,7 +84,7 @@ def test_batches_of_a_group_are_staggered(settings, alice: Team) -> None:  # noq
         assert seconds % (720 * 60) == batch.stagger_offset_seconds
 
 
-def test_stagger_wraps_inside_short_intervals(settings, alice: Team) -> None:  # noqa: ANN001
+def test_stagger_wraps_inside_short_intervals(settings, alice: Team) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 1}
     custom_interval_set(team=alice, interval_minutes=15)
     register_google(alice, 4, scrape_types=["reviews"])
@@ -141,7 +141,7 @@ def test_a_custom_interval_moves_one_platform_and_expiry_falls_back(alice: Team)
     assert_counts_exact()
 
 
-def test_rebalance_evens_out_a_group(settings, alice: Team) -> None:  # noqa: ANN001
+def test_rebalance_evens_out_a_group(settings, alice: Team) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 10}
     businesses = register_google(alice, 20, scrape_types=["reviews"])
     for business in businesses[:8]:
@@ -154,7 +154,7 @@ def test_rebalance_evens_out_a_group(settings, alice: Team) -> None:  # noqa: AN
 
 def test_consolidate_merges_under_used_batches_and_retires_empty_ones(
     settings,
-    alice: Team,  # noqa: ANN001
+    alice: Team,
 ) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 10}
     businesses = register_google(alice, 30, scrape_types=["reviews"])
@@ -176,7 +176,7 @@ def test_counts_stay_exact_after_1000_random_operations(
     settings,
     alice: Team,
     bob: Team,
-    charlie: Team,  # noqa: ANN001
+    charlie: Team,
 ) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 5, "booking": 4}
     rng = random.Random(20261125)
@@ -220,7 +220,7 @@ def test_counts_stay_exact_after_1000_random_operations(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_eight_concurrent_connections_never_overfill_a_batch(settings) -> None:  # noqa: ANN001
+def test_eight_concurrent_connections_never_overfill_a_batch(settings) -> None:
     settings.SCHEDULER_CAPACITY = {"google": 7}
     schedule_groups_init()
     team = team_upsert(team_id="alice", tier="professional")[0]
@@ -238,7 +238,7 @@ def test_eight_concurrent_connections_never_overfill_a_batch(settings) -> None: 
                     external_id=place_id(700_000 + worker * 10 + n),
                     scrape_types=["reviews"],
                 )
-        except BaseException as exc:  # noqa: BLE001 -- reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -68,7 +68,7 @@ def test_misfire_inside_the_window_runs_the_latest_slot_once(db: None) -> None:
     assert (batch.missed_runs_count, batch.next_run_at) == (5, latest + HOUR)
 
 
-def test_misfire_outside_the_window_waits_for_the_next_slot(db: None, settings) -> None:  # noqa: ANN001
+def test_misfire_outside_the_window_waits_for_the_next_slot(db: None, settings) -> None:
     settings.SCHEDULER_CATCHUP_WINDOW_SECONDS = 0  # every missed slot is stale
     latest = _hour_slot()
     batch = make_batch(next_run_at=latest - 3 * HOUR)
@@ -213,7 +213,7 @@ def test_four_concurrent_dispatchers_give_exactly_one_execution_per_slot() -> No
                 if not result.claimed:
                     break
             totals.append(created)
-        except BaseException as exc:  # noqa: BLE001 -- reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
