@@ -49,7 +49,12 @@ def setup_django() -> None:
 def recreate_database() -> None:
     """DROP + CREATE `scheduler_bench`, then migrate it (in this process)."""
     import psycopg
+    from django.apps import apps
 
+    if apps.ready:  # a second database in the same process: drop our own connections first
+        from django.db import connections
+
+        connections.close_all()
     assert BENCH_DB == "scheduler_bench"  # never anything else
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(
@@ -85,6 +90,21 @@ def queue_name() -> str:
 
 def queue_length() -> int:
     return int(redis_client().llen(queue_name()))
+
+
+def queued_messages() -> list[tuple[str, list]]:
+    """(task name, positional args) of every Celery message waiting in the default queue."""
+    import base64
+    import json
+
+    messages = []
+    for raw in redis_client().lrange(queue_name(), 0, -1):
+        envelope = json.loads(raw)
+        body = envelope["body"]
+        if envelope.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        messages.append((envelope["headers"].get("task", ""), json.loads(body)[0]))
+    return messages
 
 
 def sql(query: str, params: Sequence[object] = ()) -> list[tuple]:

@@ -7,24 +7,23 @@ exactly-once checks, Celery messages counted in Redis, and SQL queries per claim
 from __future__ import annotations
 
 import argparse
-import base64
-import json
-import math
 import multiprocessing as mp
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from _common import (
+    Row,
     flush_broker,
     print_table,
     queue_length,
     queue_name,
+    queued_messages,
     rate,
     recreate_database,
-    redis_client,
     setup_django,
     sql,
     verdict,
@@ -39,29 +38,16 @@ class DispatchRun:
     dispatchers: int
     seconds: float
     claimed: int
-    created: int
     executions: int
-    batches_served: int
     duplicates: int
     still_due: int
     messages: int
     ids_in_messages: int
-    ids_unique_and_exact: bool
+    exactly_once: bool  # every batch one execution, every execution id in one message
 
     @property
     def per_s(self) -> float:
         return rate(self.claimed, self.seconds)
-
-    @property
-    def ok(self) -> bool:
-        n = self.executions
-        return (
-            self.duplicates == 0
-            and self.still_due == 0
-            and self.batches_served == n
-            and self.claimed == self.created == n
-            and self.ids_unique_and_exact
-        )
 
 
 def create_batches(count: int) -> None:
@@ -87,8 +73,7 @@ def create_batches(count: int) -> None:
     )
 
 
-def reset(due: int) -> None:
-    """No executions; the first `due` batches due one minute ago (DB clock), the rest later."""
+def reset(due: int) -> None:  # no executions; `due` batches due 1 min ago (DB clock)
     sql("DELETE FROM schedules_execution")
     sql("DELETE FROM schedules_heartbeat")
     sql(
@@ -98,13 +83,11 @@ def reset(due: int) -> None:
         " ELSE statement_timestamp() + interval '1 day' END",
         (due,),
     )
-    sql("VACUUM ANALYZE schedules_batch")
-    sql("VACUUM ANALYZE schedules_execution")
+    sql("VACUUM ANALYZE schedules_batch, schedules_execution")
     flush_broker()
 
 
 def _dispatcher(barrier: Any, results: Any) -> None:
-    """One dispatcher process: loop `dispatch_tick()` until a tick claims nothing."""
     setup_django()
     from django.db import connection
 
@@ -115,29 +98,15 @@ def _dispatcher(barrier: Any, results: Any) -> None:
     with executions_start.app.producer_or_acquire():  # warm broker pool, as a live process
         pass
     barrier.wait()
-    claimed = created = ticks = 0
+    claimed = created = 0
     while True:
         result = dispatch_tick()
-        ticks += 1
         claimed += result.claimed
         created += result.created
         if result.claimed == 0:
             break
-    results.put((time.monotonic(), claimed, created, ticks))
+    results.put((time.monotonic(), claimed, created))
     connection.close()
-
-
-def start_ids_in_queue() -> list[str]:
-    """Execution ids carried by the start messages waiting in the queue."""
-    ids: list[str] = []
-    for raw in redis_client().lrange(queue_name(), 0, -1):
-        envelope = json.loads(raw)
-        body = envelope["body"]
-        if envelope.get("properties", {}).get("body_encoding") == "base64":
-            body = base64.b64decode(body)
-        args = json.loads(body)[0]
-        ids.extend(args[0])
-    return ids
 
 
 def run_dispatchers(batches: int, dispatchers: int) -> DispatchRun:
@@ -155,15 +124,14 @@ def run_dispatchers(batches: int, dispatchers: int) -> DispatchRun:
         p.join(timeout=60)
         if p.exitcode != 0:
             raise RuntimeError(f"dispatcher process exited with {p.exitcode}")
-    db_ids = {str(r[0]) for r in sql("SELECT id FROM schedules_execution")}
-    queued = start_ids_in_queue()
+    executions = dict(sql("SELECT id::text, batch_id FROM schedules_execution"))
+    queued = [i for _, args in queued_messages() for i in args[0]]
+    claimed = sum(o[1] for o in outcomes)
     return DispatchRun(
         dispatchers=dispatchers,
         seconds=max(o[0] for o in outcomes) - start,
-        claimed=sum(o[1] for o in outcomes),
-        created=sum(o[2] for o in outcomes),
-        executions=sql("SELECT count(*) FROM schedules_execution")[0][0],
-        batches_served=sql("SELECT count(DISTINCT batch_id) FROM schedules_execution")[0][0],
+        claimed=claimed,
+        executions=len(executions),
         duplicates=sql(
             "SELECT count(*) FROM (SELECT 1 FROM schedules_execution"
             " GROUP BY batch_id, scheduled_for HAVING count(*) > 1) d"
@@ -174,39 +142,75 @@ def run_dispatchers(batches: int, dispatchers: int) -> DispatchRun:
         )[0][0],
         messages=queue_length(),
         ids_in_messages=len(queued),
-        ids_unique_and_exact=len(queued) == len(set(queued)) and set(queued) == db_ids,
+        exactly_once=claimed == sum(o[2] for o in outcomes) == len(executions) == batches
+        and len(set(executions.values())) == batches
+        and len(queued) == len(set(queued))
+        and set(queued) == set(executions),
     )
 
 
-def measure_queries(sizes: list[int]) -> list[tuple[int, int, int, int, float]]:
-    """(due, claimed, chunks, queries per tick, queries per non-empty chunk) per size."""
+TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def measure_queries(sizes: list[int]) -> list[Row]:
+    """Per size: tick totals, then each non-empty chunk captured on its own (min/max)."""
     from django.conf import settings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from schedules.services.dispatch import dispatch_tick
+    from schedules.services.dispatch import dispatch_chunk, dispatch_tick
 
-    def one_tick(due: int) -> tuple[int, int, int]:
-        reset(due)
+    def captured(fn: Callable[[], Any]) -> tuple[Any, int, int]:
         with CaptureQueriesContext(connection) as ctx:
-            result = dispatch_tick()
-        assert result.claimed == result.created == due, result
-        return result.claimed, result.chunks, len(ctx.captured_queries)
+            out = fn()
+        queries = sum(not q["sql"].startswith(TX_CONTROL) for q in ctx.captured_queries)
+        return out, len(ctx.captured_queries), queries
 
-    _, _, empty_tick = one_tick(0)
-    rows = []
-    for size in sizes:
-        claimed, chunks, queries = one_tick(size)
-        full_chunks = math.ceil(size / settings.SCHEDULER_CLAIM_CHUNK)
-        rows.append((size, claimed, chunks, queries, (queries - empty_tick + 1) / full_chunks))
-    rows.insert(0, (0, 0, 1, empty_tick, 0.0))
+    rows: list[Row] = []
+    for size in [0, *sizes]:
+        reset(size)
+        result, statements, queries = captured(dispatch_tick)
+        assert result.claimed == result.created == size, result
+        reset(size)
+        per_chunk: list[int] = []
+        while (one := captured(lambda: dispatch_chunk(limit=settings.SCHEDULER_CLAIM_CHUNK)))[
+            0
+        ].claimed:
+            per_chunk.append(one[2])
+        low, high = (min(per_chunk), max(per_chunk)) if per_chunk else ("-", "-")
+        rows.append((size, result.claimed, result.chunks, statements, queries, low, high))
     return rows
 
 
-def prepare(batches: int) -> None:
+def dispatch_rows(runs: list[DispatchRun], batches: int, baseline: float | None) -> list[Row]:
+    from django.conf import settings
+
+    size = settings.SCHEDULER_START_MESSAGE_SIZE
+    rows: list[Row] = []
+    for r in runs:
+        p, bare = f"{r.dispatchers} proc:", BARE_CLAIM.get(r.dispatchers, 0)
+        share = f"{r.per_s / bare:.0%} of {bare:,}/s" if bare else ""
+        rows += [
+            (f"{p} time to claim all (s)", r.seconds, "", ""),
+            (f"{p} batches/s", r.per_s, f">= {TARGET_PER_S:,}", verdict(r.per_s >= TARGET_PER_S)),
+            (f"{p} vs bare psycopg claim", share, "BASELINES.md", ""),
+            (f"{p} executions written", r.executions, batches, verdict(r.executions == batches)),
+            (f"{p} duplicates per slot", r.duplicates, 0, verdict(r.duplicates == 0)),
+            (f"{p} batches still due", r.still_due, 0, verdict(r.still_due == 0)),
+            (f"{p} Celery messages in Redis", r.messages, f"~{-(-batches // size):,}", ""),
+            (f"{p} ids in messages", r.ids_in_messages, "each once", verdict(r.exactly_once)),
+        ]
+        if baseline:
+            ratio = f"{r.per_s / baseline:,.0f}x"
+            rows.append((f"{p} ours / beat ({baseline:,.0f}/s)", ratio, "", ""))
+    return rows
+
+
+def measure(batches: int, counts: list[int]) -> list[DispatchRun]:
     recreate_database()
     flush_broker()
     create_batches(batches)
+    return [run_dispatchers(batches, n) for n in counts]
 
 
 def main() -> int:
@@ -214,93 +218,29 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=10_000)
     parser.add_argument("--dispatchers", default="1,4")
     parser.add_argument("--query-sizes", default="10,100,1000,10000")
-    parser.add_argument(
-        "--baseline-rate",
-        type=float,
-        default=None,
-        help="django-celery-beat sends/s to compare with (beat_baseline.py)",
-    )
+    parser.add_argument("--baseline-rate", type=float, help="beat sends/s (beat_baseline.py)")
     args = parser.parse_args()
-    counts = [int(c) for c in args.dispatchers.split(",")]
     sizes = [s for s in (int(x) for x in args.query_sizes.split(",")) if s <= args.batches]
 
-    prepare(args.batches)
-    runs = [run_dispatchers(args.batches, n) for n in counts]
+    runs = measure(args.batches, [int(c) for c in args.dispatchers.split(",")])
     from django.conf import settings
 
-    rows: list[tuple[object, ...]] = []
-    for r in runs:
-        bare = BARE_CLAIM.get(r.dispatchers)
-        rows += [
-            (f"{r.dispatchers} proc: time to claim all (s)", r.seconds, "", ""),
-            (
-                f"{r.dispatchers} proc: batches/s",
-                r.per_s,
-                f">= {TARGET_PER_S:,}",
-                verdict(r.per_s >= TARGET_PER_S),
-            ),
-            (
-                f"{r.dispatchers} proc: vs bare psycopg claim",
-                f"{r.per_s / bare:.0%}" if bare else "",
-                f"{bare:,}/s" if bare else "",
-                "",
-            ),
-            (
-                f"{r.dispatchers} proc: executions written",
-                r.executions,
-                args.batches,
-                verdict(r.executions == args.batches == r.batches_served),
-            ),
-            (
-                f"{r.dispatchers} proc: duplicates per slot",
-                r.duplicates,
-                0,
-                verdict(r.duplicates == 0),
-            ),
-            (f"{r.dispatchers} proc: batches still due", r.still_due, 0, verdict(r.still_due == 0)),
-            (
-                f"{r.dispatchers} proc: Celery messages in Redis",
-                r.messages,
-                f"{math.ceil(args.batches / settings.SCHEDULER_START_MESSAGE_SIZE):,}"
-                f" (ids/{settings.SCHEDULER_START_MESSAGE_SIZE}, approx)",
-                "",
-            ),
-            (
-                f"{r.dispatchers} proc: execution ids in messages",
-                r.ids_in_messages,
-                "each once",
-                verdict(r.ids_unique_and_exact),
-            ),
-        ]
-        if args.baseline_rate:
-            rows.append(
-                (
-                    f"{r.dispatchers} proc: ratio to beat ({args.baseline_rate:g}/s)",
-                    f"{r.per_s / args.baseline_rate:,.0f}x",
-                    "",
-                    "",
-                )
-            )
+    chunk, size = settings.SCHEDULER_CLAIM_CHUNK, settings.SCHEDULER_START_MESSAGE_SIZE
     print_table(
-        f"dispatch: {args.batches:,} due batches, claim chunk {settings.SCHEDULER_CLAIM_CHUNK},"
-        f" {settings.SCHEDULER_START_MESSAGE_SIZE} executions per start message,"
-        f" queue {queue_name()!r}",
+        f"dispatch: {args.batches:,} due batches, claim chunk {chunk},"
+        f" {size} executions per start message, queue {queue_name()!r}",
         ("figure", "value", "target / expected", "verdict"),
-        rows,
+        dispatch_rows(runs, args.batches, args.baseline_rate),
     )
-
     qrows = measure_queries(sizes)
-    per_chunk = [r[4] for r in qrows[1:]]
-    flat = bool(per_chunk) and max(per_chunk) - min(per_chunk) <= 1
+    flat = len({(r[5], r[6]) for r in qrows[1:]}) == 1 and qrows[1][5] == qrows[1][6]
     print_table(
-        "SQL queries per dispatch_tick (in-process, CaptureQueriesContext)",
-        ("due batches", "claimed", "chunks", "queries/tick", "queries/claim chunk"),
+        "SQL per dispatch_tick, in-process (CaptureQueriesContext); queries exclude"
+        " BEGIN/COMMIT/SAVEPOINT; row 0 = lease recovery + empty claim + heartbeat",
+        ("due", "claimed", "chunks", "statements/tick", "queries/tick", "min/chunk", "max/chunk"),
         qrows,
     )
-    print(
-        f"queries per claim chunk independent of N: {verdict(flat)}"
-        " (first row: a tick with nothing due = lease recovery + empty claim + heartbeat)"
-    )
+    print(f"queries per non-empty claim chunk independent of N: {verdict(flat)}")
     flush_broker()
     return 0
 

@@ -32,7 +32,7 @@ TERMINAL_STATES = frozenset(s for s, moves in ALLOWED_TRANSITIONS.items() if not
 
 class InvalidTransition(Exception):
     def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"An execution cannot move from {current!r} to {target!r}.")
+        super().__init__(f"An execution cannot move from '{current}' to '{target}'.")
         self.current = current
         self.target = target
 

@@ -1,0 +1,131 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from scheduler_project.errors import ConflictError
+from schedules.models import Batch, Execution, Heartbeat, Mapping, ScheduleGroup
+from schedules.services.assignment import group_consolidate, group_rebalance
+from schedules.services.batches import batch_pause, batch_resume, batch_trigger
+
+
+def _run_each(request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
+    done = 0
+    for obj in queryset:
+        try:
+            action(obj)
+            done += 1
+        except ConflictError as exc:
+            messages.warning(request, f"{obj}: {exc}")
+    messages.success(request, f"{verb} {done} of {queryset.count()}.")
+
+
+@admin.register(ScheduleGroup)
+class ScheduleGroupAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "platform",
+        "scrape_type",
+        "interval_minutes",
+        "cron_expression",
+        "timezone",
+        "is_standard",
+    )
+    list_filter = ("platform", "scrape_type", "interval_minutes", "is_standard")
+    search_fields = ("=id", "cron_expression")
+    actions = ("rebalance", "consolidate")
+
+    @admin.action(description="Rebalance the batches of the selected groups")
+    def rebalance(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _run_each(request, queryset, lambda g: group_rebalance(group=g), "Rebalanced")
+
+    @admin.action(description="Consolidate the batches of the selected groups")
+    def consolidate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _run_each(request, queryset, lambda g: group_consolidate(group=g), "Consolidated")
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "group",
+        "batch_index",
+        "business_count",
+        "capacity",
+        "status",
+        "next_run_at",
+        "last_run_at",
+        "missed_runs_count",
+    )
+    list_filter = (
+        "status",
+        "group__platform",
+        "group__scrape_type",
+        "group__interval_minutes",
+        "misfire_policy",
+        "overlap_policy",
+    )
+    search_fields = ("=id", "paused_reason")
+    list_select_related = ("group",)
+    readonly_fields = ("business_count", "missed_runs_count", "created_at", "updated_at")
+    actions = ("pause", "resume", "trigger")
+
+    @admin.action(description="Pause the selected batches")
+    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = request.user.get_username()
+        reason = "paused from the Django admin"
+        _run_each(
+            request,
+            queryset,
+            lambda b: batch_pause(batch_id=b.id, reason=reason, actor=actor),
+            "Paused",
+        )
+
+    @admin.action(description="Resume the selected batches")
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = request.user.get_username()
+        _run_each(request, queryset, lambda b: batch_resume(batch_id=b.id, actor=actor), "Resumed")
+
+    @admin.action(description="Trigger the selected batches now")
+    def trigger(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = request.user.get_username()
+        _run_each(
+            request, queryset, lambda b: batch_trigger(batch_id=b.id, actor=actor), "Triggered"
+        )
+
+
+@admin.register(Mapping)
+class MappingAdmin(admin.ModelAdmin):
+    list_display = ("id", "business", "scrape_type", "batch", "team", "platform_key")
+    list_filter = ("scrape_type", "batch__group__platform")
+    search_fields = ("=business__id", "team__team_id", "platform_key")
+    list_select_related = ("business", "batch__group", "team")
+    raw_id_fields = ("business", "batch", "team")
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "batch",
+        "trigger",
+        "state",
+        "scheduled_for",
+        "started_at",
+        "duration_ms",
+        "business_count",
+        "items_count",
+        "failed_count",
+        "apify_run_id",
+    )
+    list_filter = ("state", "trigger", "platform", "scrape_type")
+    search_fields = ("=id", "apify_run_id", "error")
+    list_select_related = ("batch__group",)
+    raw_id_fields = ("batch",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "last_seen_at")
+    list_filter = ("kind",)
+    search_fields = ("name",)
