@@ -81,11 +81,11 @@ class CustomInterval(models.Model):
     """An operator override of a team's interval, for all platforms or for one."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="custom_intervals")
-    platform = models.CharField(  # noqa: DJ001 -- NULL means every platform
+    platform = models.CharField(
         max_length=20,
         choices=PLATFORM_CHOICES,
-        null=True,
         blank=True,
+        default="",
         help_text="Empty: applies to every platform of the team.",
     )
     interval_minutes = models.PositiveIntegerField()
@@ -99,9 +99,7 @@ class CustomInterval(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["team", "platform"],
-                name="custom_interval_one_per_team_platform",
-                nulls_distinct=False,
+                fields=["team", "platform"], name="custom_interval_one_per_team_platform"
             ),
             models.CheckConstraint(
                 condition=Q(interval_minutes__gte=MIN_INTERVAL_MINUTES)

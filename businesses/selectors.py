@@ -26,7 +26,7 @@ def effective_intervals(
     }
     result = {}
     for team in teams:
-        default = overrides.get((team.pk, None), tier_interval_minutes(team.tier))
+        default = overrides.get((team.pk, ""), tier_interval_minutes(team.tier))
         for platform in PLATFORMS:
             result[(team.pk, platform)] = overrides.get((team.pk, platform), default)
     return result

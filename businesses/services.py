@@ -257,16 +257,17 @@ def custom_interval_set(
     """Override a team's interval (for one platform or all) and move its businesses now."""
     if (
         not isinstance(interval_minutes, int)
+        or isinstance(interval_minutes, bool)
         or not MIN_INTERVAL_MINUTES <= interval_minutes <= MAX_INTERVAL_MINUTES
     ):
         raise ValidationError({"interval_minutes": [INTERVAL_OUT_OF_RANGE]})
-    if platform is not None:
+    if platform:
         _validate_platform(platform)
     if expires_at is not None and expires_at <= db_now():
         raise ValidationError({"expires_at": [EXPIRY_IN_PAST]})
     custom, _ = CustomInterval.objects.update_or_create(
         team=team,
-        platform=platform,
+        platform=platform or "",
         defaults={
             "interval_minutes": interval_minutes,
             "expires_at": expires_at,
@@ -281,7 +282,7 @@ def custom_interval_set(
 @transaction.atomic
 def custom_interval_remove(*, team: Team, platform: str | None = None) -> None:
     """Drop an override: the team falls back to its tier default (or its team-wide one)."""
-    deleted, _ = CustomInterval.objects.filter(team=team, platform=platform).delete()
+    deleted, _ = CustomInterval.objects.filter(team=team, platform=platform or "").delete()
     if not deleted:
         scope = f"platform {platform}" if platform else "all platforms"
         raise ValidationError({"platform": [CUSTOM_INTERVAL_MISSING.format(scope=scope)]})

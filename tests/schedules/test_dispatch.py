@@ -230,3 +230,41 @@ def test_four_concurrent_dispatchers_give_exactly_one_execution_per_slot() -> No
     assert Execution.objects.count() == 1000
     assert Execution.objects.values("batch_id", "scheduled_for").distinct().count() == 1000
     assert not Batch.objects.filter(next_run_at__lte=slot).exists()
+
+
+def test_a_cron_group_runs_at_its_cron_times_plus_the_batch_offset(db: None) -> None:
+    group = ScheduleGroup.objects.create(
+        platform="google",
+        scrape_type="reviews",
+        interval_minutes=1440,
+        cron_expression="*/30 * * * *",
+        timezone="America/New_York",
+    )
+    # Controlled time: pick the batch offset that puts a slot one minute ago.
+    slot = (db_now() - timedelta(minutes=1)).replace(microsecond=0)
+    offset = int((slot - group.grid().latest_at_or_before(slot)).total_seconds())
+    batch = Batch.objects.create(
+        group=group,
+        batch_index=0,
+        capacity=10,
+        business_count=1,
+        next_run_at=slot,
+        stagger_offset_seconds=offset,
+    )
+    dispatch_tick()
+    assert Execution.objects.get().scheduled_for == slot
+    batch.refresh_from_db()
+    assert batch.next_run_at == slot + timedelta(minutes=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_run_dispatcher_command_ticks() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_batch(next_run_at=_hour_slot())
+    out = StringIO()
+    call_command("run_dispatcher", "--once", stdout=out)
+    assert "claimed 1, started 1" in out.getvalue()
+    assert Execution.objects.count() == 1
