@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from schedules.dbclock import db_now
 from schedules.models import Batch, Execution, Heartbeat, MisfirePolicy, OverlapPolicy, Trigger
@@ -61,6 +61,34 @@ def _active_executions(batch_ids: list[int]) -> dict[int, list]:
     for batch_id, execution_id in rows.values_list("batch_id", "id"):
         active[batch_id].append(execution_id)
     return active
+
+
+ADVANCED_FIELDS = ("next_run_at", "missed_runs_count", "last_run_at", "updated_at")
+
+
+def _save_advanced(batches: list[Batch]) -> None:
+    """Write the claimed batches' new slots in ONE statement.
+
+    Django's bulk_update builds a CASE per field and row: at 500 rows that was two thirds of
+    a tick's time (bench/dispatch.py). On PostgreSQL an UPDATE … FROM unnest(arrays) does it
+    with five parameters whatever the chunk size.
+    """
+    if connection.vendor != "postgresql":
+        Batch.objects.bulk_update(batches, ADVANCED_FIELDS)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Batch._meta.db_table} AS b
+            SET next_run_at = v.next_run_at, missed_runs_count = v.missed_runs_count,
+                last_run_at = v.last_run_at, updated_at = v.updated_at
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::integer[], %s::timestamptz[],
+                        %s::timestamptz[])
+                AS v(id, next_run_at, missed_runs_count, last_run_at, updated_at)
+            WHERE b.id = v.id
+            """,
+            [[b.pk for b in batches], *([getattr(b, f) for b in batches] for f in ADVANCED_FIELDS)],
+        )
 
 
 @transaction.atomic
@@ -121,9 +149,7 @@ def dispatch_chunk(*, limit: int) -> TickResult:
         ).update(state=ExecutionState.CANCELLED, finished_at=now, error=OVERLAP_CANCELLED)
     # ON CONFLICT DO NOTHING: a slot that already has an execution keeps it.
     Execution.objects.bulk_create(executions, ignore_conflicts=True)
-    Batch.objects.bulk_update(
-        batches, ["next_run_at", "missed_runs_count", "last_run_at", "updated_at"]
-    )
+    _save_advanced(batches)
     to_start = [e.id for e in executions if e.state == ExecutionState.PENDING]
     if to_start:
         to_start = list(Execution.objects.filter(id__in=to_start).values_list("id", flat=True))
