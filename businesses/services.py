@@ -141,7 +141,7 @@ def business_register(
         raise ValidationError(
             {"external_id": [BUSINESS_DUPLICATE.format(platform=platform, id=clash)]}
         ) from None
-    assignments_sync(businesses=[business], locked=True)
+    assignments_sync(businesses=[business], fresh=True)
     return business
 
 
@@ -228,17 +228,34 @@ def businesses_bulk_register(
     if errors:
         raise ValidationError(errors)
 
-    before = Business.objects.filter(team_id__in=known_teams).count()
-    Business.objects.bulk_create(prepared.values(), batch_size=2000, ignore_conflicts=True)
-    created = Business.objects.filter(team_id__in=known_teams).count() - before
-    # Only businesses without mappings need placing: re-running an import moves nothing.
-    unplaced = list(
-        Business.objects.filter(team_id__in=known_teams, active=True, mappings__isnull=True)
-    )
-    sync = assignments_sync(businesses=unplaced, locked=True)
+    try:
+        with transaction.atomic():
+            existing, created = _insert_new_businesses(prepared)
+    except IntegrityError:
+        # A concurrent import inserted some of the same businesses: look again, once.
+        existing, created = _insert_new_businesses(prepared)
+    # Existing businesses are synced too: a re-run repairs a missing mapping and moves
+    # nothing else.
+    sync = assignments_sync(businesses=created, fresh=True)
+    repair = assignments_sync(businesses=[b for b in existing if b.active])
     return BulkResult(
-        created=created, existing=len(prepared) - created, mappings_created=sync.created
+        created=len(created),
+        existing=len(existing),
+        mappings_created=sync.created + repair.created,
     )
+
+
+def _insert_new_businesses(
+    prepared: dict[tuple[str, str, str], Business],
+) -> tuple[list[Business], list[Business]]:
+    """(already registered, newly inserted with their ids) — one read, one bulk insert."""
+    candidates = Business.objects.filter(
+        team_id__in={k[0] for k in prepared}, platform_key__in={k[2] for k in prepared}
+    )
+    existing = [b for b in candidates if (b.team_id, b.platform, b.platform_key) in prepared]
+    known = {(b.team_id, b.platform, b.platform_key) for b in existing}
+    new = [b for key, b in prepared.items() if key not in known]
+    return existing, Business.objects.bulk_create(new, batch_size=2000)
 
 
 # --- custom intervals ------------------------------------------------------------------------

@@ -150,18 +150,19 @@ class SyncResult:
 
 
 @transaction.atomic
-def assignments_sync(*, businesses: Sequence[Business], locked: bool = False) -> SyncResult:
+def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> SyncResult:
     """Make the mappings of `businesses` match what they should be now.
 
     An active business has one mapping per scrape type in the group of its team's
     effective interval; an inactive one has none. Used by registration, tier changes,
-    custom intervals (set, removed, expired), activation and deletion. `locked=True` means
-    the caller already holds (or just created) the business rows.
+    custom intervals (set, removed, expired), activation and deletion. `fresh=True` means
+    the businesses were inserted in the caller's transaction: nobody else can see them and
+    they have no mappings yet, so there is nothing to lock or read.
     """
     if not businesses:
         return SyncResult()
     by_id = {b.pk: b for b in businesses}
-    if not locked:
+    if not fresh:
         list(Business.objects.select_for_update().filter(id__in=by_id).order_by("id").values("id"))
     now = db_now()
     teams = Team.objects.in_bulk({b.team_id for b in businesses})
@@ -175,6 +176,8 @@ def assignments_sync(*, businesses: Sequence[Business], locked: bool = False) ->
     groups = _groups_for(wanted.values())
 
     def current_mappings() -> dict[tuple[int, str], Mapping]:
+        if fresh:
+            return {}
         rows = Mapping.objects.filter(business_id__in=by_id).select_related("batch")
         return {(m.business_id, m.scrape_type): m for m in rows}
 

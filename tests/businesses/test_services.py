@@ -189,3 +189,19 @@ def test_one_bad_row_in_a_bulk_registration_writes_nothing(alice: Team) -> None:
         businesses_bulk_register(rows=rows)
     assert set(excinfo.value.message_dict) == {"rows[1].external_id", "rows[2].team_id"}
     assert Business.objects.count() == 0
+
+
+def test_a_bulk_rerun_repairs_a_missing_mapping_and_moves_nothing_else(alice: Team) -> None:
+    from django.db.models import F
+
+    rows = [BusinessRow("alice", "google", place_id(n)) for n in range(910_000, 910_005)]
+    businesses_bulk_register(rows=rows)
+    lost = Mapping.objects.filter(scrape_type="overview").first()
+    Batch.objects.filter(id=lost.batch_id).update(business_count=F("business_count") - 1)
+    lost.delete()
+    before = dict(Mapping.objects.values_list("id", "batch_id"))
+    result = businesses_bulk_register(rows=rows)
+    assert (result.created, result.existing, result.mappings_created) == (0, 5, 1)
+    after = dict(Mapping.objects.values_list("id", "batch_id"))
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert Mapping.objects.count() == 10
