@@ -7,13 +7,18 @@ fifth platform is one more `Platform(...)` entry below; no view or service chang
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.db import models
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.timezone import is_naive
 
 
 class ScrapeType(models.TextChoices):
@@ -55,6 +60,8 @@ class Platform:
     normalise: Callable[[str], Identity]
     build_input: InputBuilder
     item_key: Callable[[dict], str | None]
+    item_id_fields: tuple[str, ...] = ("id",)
+    published_at_fields: tuple[str, ...] = ()
 
     def actor_id(self, scrape_type: str) -> str:
         override = settings.SCHEDULER_ACTOR_IDS.get(f"{self.name}.{scrape_type}")
@@ -71,6 +78,34 @@ class Platform:
     def single_input(self, scrape_type: str, target: Target) -> dict:
         """Actor input for a single-business (retry) run."""
         return self.batch_input(scrape_type, [target])
+
+    def item_id(self, item: dict) -> str:
+        """The platform's id of an item; items without one get a content hash, so the same
+        item scraped twice is still stored once."""
+        for field in self.item_id_fields:
+            if item.get(field):
+                return str(item[field])[:300]
+        canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha1:" + hashlib.sha1(canonical.encode()).hexdigest()
+
+    def item_published_at(self, item: dict) -> datetime | None:
+        for field in self.published_at_fields:
+            value = item.get(field)
+            if isinstance(value, str) and (moment := _parse_moment(value)):
+                return moment
+        return None
+
+
+def _parse_moment(value: str) -> datetime | None:
+    try:
+        moment = parse_datetime(value) or (
+            datetime.combine(day, time.min) if (day := parse_date(value[:10])) else None
+        )
+    except ValueError:
+        return None
+    if moment is not None and is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 # --- URL helpers -----------------------------------------------------------------------------
@@ -282,6 +317,8 @@ PLATFORMS: dict[str, Platform] = {
             normalise=normalise_google,
             build_input=build_google_input,
             item_key=google_item_key,
+            item_id_fields=("reviewId",),
+            published_at_fields=("publishedAtDate",),
         ),
         Platform(
             name="facebook",
@@ -294,6 +331,7 @@ PLATFORMS: dict[str, Platform] = {
             normalise=normalise_facebook,
             build_input=build_facebook_input,
             item_key=facebook_item_key,
+            published_at_fields=("date",),
         ),
         Platform(
             name="tripadvisor",
@@ -306,6 +344,7 @@ PLATFORMS: dict[str, Platform] = {
             normalise=normalise_tripadvisor,
             build_input=build_tripadvisor_input,
             item_key=tripadvisor_item_key,
+            published_at_fields=("publishedDate",),
         ),
         Platform(
             name="booking",
@@ -318,6 +357,7 @@ PLATFORMS: dict[str, Platform] = {
             normalise=normalise_booking,
             build_input=build_booking_input,
             item_key=booking_item_key,
+            published_at_fields=("reviewDate",),
         ),
     )
 }

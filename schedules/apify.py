@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -73,3 +74,42 @@ def actor_run_start(*, actor_id: str, run_input: dict, idempotency_key: str) -> 
 def actor_run_abort(run_id: str) -> None:
     """Best effort: a run nobody will ingest should not keep costing money."""
     apify_client().run(run_id).abort()
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What Apify says of a run: the only source trusted for status, dataset and cost."""
+
+    run_id: str
+    status: str
+    dataset_id: str
+    status_message: str
+    usage_usd: float | None
+    compute_units: float | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+TERMINAL_RUN_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTED"})
+
+
+def actor_run_get(run_id: str) -> RunState | None:
+    """The run as Apify reports it now, or None when Apify does not know it."""
+    run = apify_client().run(run_id).get()
+    if run is None:
+        return None
+    return RunState(
+        run_id=run.id,
+        status=str(run.status),
+        dataset_id=run.default_dataset_id or "",
+        status_message=run.status_message or "",
+        usage_usd=run.usage_total_usd,
+        compute_units=run.stats.compute_units if run.stats else None,
+    )
+
+
+def dataset_items(dataset_id: str) -> Iterator[dict]:
+    """Every item of a dataset, paged by the client (1,000 per request)."""
+    yield from apify_client().dataset(dataset_id).iterate_items()

@@ -206,6 +206,10 @@ class Execution(models.Model):
     usage_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     compute_units = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    run_abort_pending = models.BooleanField(
+        default=False,
+        help_text="Cancelled while its Apify run may still be going: reconciliation aborts it.",
+    )
 
     class Meta:
         constraints = [
@@ -239,6 +243,14 @@ class Execution(models.Model):
             ),
             # Operators' history filters.
             models.Index(fields=["state", "-created_at"], name="execution_state_idx"),
+            # Reconciliation: running executions, oldest start first.
+            models.Index(
+                fields=["started_at"], name="execution_running_idx", condition=Q(state="running")
+            ),
+            # Reconciliation: cancelled executions whose Apify run must still be aborted.
+            models.Index(
+                fields=["id"], name="execution_abort_idx", condition=Q(run_abort_pending=True)
+            ),
         ]
 
     def __str__(self) -> str:

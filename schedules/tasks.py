@@ -9,11 +9,13 @@ from celery import shared_task
 from businesses.services import custom_intervals_expire
 from schedules.services.dispatch import dispatch_tick
 from schedules.services.execution_start import execution_start
+from schedules.services.reconcile import executions_abort_cancelled, executions_reconcile
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK_NAME = "schedules.tasks.dispatch"
 EXPIRE_TASK_NAME = "schedules.tasks.expire_custom_intervals"
+RECONCILE_TASK_NAME = "schedules.tasks.reconcile"
 
 
 @shared_task(name=DISPATCH_TASK_NAME, ignore_result=True)
@@ -36,3 +38,8 @@ def executions_start(execution_ids: list[str]) -> None:
 @shared_task(name=EXPIRE_TASK_NAME, ignore_result=True)
 def expire_custom_intervals() -> int:
     return custom_intervals_expire()
+
+
+@shared_task(name=RECONCILE_TASK_NAME, ignore_result=True)
+def reconcile() -> dict:
+    return {"finished": executions_reconcile(), "aborted": executions_abort_cancelled()}

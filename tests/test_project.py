@@ -16,7 +16,7 @@ from schedules.models import Batch
 from schedules.services.dispatch import dispatch_tick
 from tests.conftest import register_google
 
-OUR_APPS = {"businesses", "schedules", "retry", "admin_ui"}
+OUR_APPS = {"businesses", "schedules", "retry", "webhooks", "admin_ui"}
 
 
 def test_models_match_the_migrations(db: None) -> None:

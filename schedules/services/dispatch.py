@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 
 from schedules.dbclock import db_now
 from schedules.models import Batch, Execution, Heartbeat, MisfirePolicy, OverlapPolicy, Trigger
@@ -146,7 +147,12 @@ def dispatch_chunk(*, limit: int) -> TickResult:
     if to_cancel:
         result.cancelled_previous = Execution.objects.filter(
             id__in=to_cancel, state__in=sources_of(ExecutionState.CANCELLED)
-        ).update(state=ExecutionState.CANCELLED, finished_at=now, error=OVERLAP_CANCELLED)
+        ).update(
+            state=ExecutionState.CANCELLED,
+            finished_at=now,
+            error=OVERLAP_CANCELLED,
+            run_abort_pending=Q(apify_run_id__isnull=False),
+        )
     # ON CONFLICT DO NOTHING: a slot that already has an execution keeps it.
     Execution.objects.bulk_create(executions, ignore_conflicts=True)
     _save_advanced(batches)

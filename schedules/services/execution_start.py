@@ -7,9 +7,11 @@ from datetime import timedelta
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 
 from businesses.platforms import Target, get_platform
+from retry.services import retry_entries_record
 from schedules import apify
 from schedules.dbclock import db_now
 from schedules.models import Execution, Mapping
@@ -120,3 +122,26 @@ def execution_start(*, execution_id: UUID) -> str | None:
         apify.actor_run_abort(run.run_id)
         return None
     return ExecutionState.RUNNING
+
+
+@transaction.atomic
+def _fail_start(execution: Execution, fence: dict, actor_id: str, error: str) -> None:
+    """A start that failed after the client's retries: the execution fails and each of its
+    businesses goes to the retry queue."""
+    failed = execution_transition(
+        execution_id=execution.id,
+        to=ExecutionState.FAILED,
+        where=fence,
+        only_from=[ExecutionState.STARTING],
+        error=error,
+        actor_id=actor_id,
+        finished_at=db_now(),
+        lease_expires_at=None,
+        failed_count=len(execution.business_snapshot),
+    )
+    if failed:
+        retry_entries_record(
+            execution=execution,
+            succeeded=[],
+            failed={s["business_id"]: error for s in execution.business_snapshot},
+        )

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
+from django.db import transaction
+
+from admin_ui.services import audit_event_record
+from scheduler_project.errors import ConflictError
+from schedules.dbclock import db_now
 from schedules.models import Execution
-from schedules.states import check_transition, sources_of
+from schedules.states import ACTIVE_STATES, ExecutionState, check_transition, sources_of
+
+EXECUTION_NOT_ACTIVE = "Only a pending, starting or running execution can be cancelled."
 
 
 def execution_transition(
@@ -33,3 +40,30 @@ def execution_transition(
         state=to, **fields
     )
     return changed == 1
+
+
+@transaction.atomic
+def execution_cancel(*, execution_id: UUID, actor: str = "", reason: str = "") -> Execution:
+    """Cancel an active execution; its Apify run, if any, is aborted by reconciliation."""
+    execution = Execution.objects.select_for_update().get(id=execution_id)
+    if execution.state not in ACTIVE_STATES:
+        raise ConflictError(EXECUTION_NOT_ACTIVE)
+    before = {"state": execution.state}
+    execution_transition(
+        execution_id=execution.id,
+        to=ExecutionState.CANCELLED,
+        finished_at=db_now(),
+        error=f"Cancelled by {actor or 'an operator'}" + (f": {reason}" if reason else ""),
+        run_abort_pending=bool(execution.apify_run_id),
+        lease_expires_at=None,
+    )
+    execution.refresh_from_db()
+    audit_event_record(
+        actor=actor,
+        action="execution.cancel",
+        obj=execution,
+        before=before,
+        after={"state": execution.state},
+        reason=reason,
+    )
+    return execution

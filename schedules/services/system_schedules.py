@@ -6,18 +6,22 @@ from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from schedules.tasks import DISPATCH_TASK_NAME, EXPIRE_TASK_NAME
+from retry.tasks import CLEANUP_TASK_NAME, PROCESS_TASK_NAME
+from schedules.tasks import DISPATCH_TASK_NAME, EXPIRE_TASK_NAME, RECONCILE_TASK_NAME
 
 
 def _system_tasks() -> list[tuple[str, str, int]]:
     """(periodic task name, task, every seconds)."""
     return [
         ("global-scheduler: dispatch tick", DISPATCH_TASK_NAME, settings.DISPATCH_TICK_SECONDS),
+        ("global-scheduler: expire custom intervals", EXPIRE_TASK_NAME, 60),
+        ("global-scheduler: retry queue", PROCESS_TASK_NAME, settings.SCHEDULER_RETRY_TICK_SECONDS),
         (
-            "global-scheduler: expire custom intervals",
-            EXPIRE_TASK_NAME,
-            60,
+            "global-scheduler: reconcile runs",
+            RECONCILE_TASK_NAME,
+            settings.SCHEDULER_RECONCILE_TICK_SECONDS,
         ),
+        ("global-scheduler: retry cleanup", CLEANUP_TASK_NAME, 3600),
     ]
 
 

@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from webhooks.models import UnmatchedItem, WebhookEvent
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "received_at", "event_type", "run_id", "status", "duplicates", "execution", "processed_at",
+    )
+    list_filter = ("status", "event_type")
+    search_fields = ("run_id", "dispatch_id", "error")
+    raw_id_fields = ("execution",)
+    date_hierarchy = "received_at"
+
+
+@admin.register(UnmatchedItem)
+class UnmatchedItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "execution", "reason", "key", "created_at")
+    list_filter = ("reason",)
+    search_fields = ("key", "=execution__id")
+    raw_id_fields = ("execution",)
