@@ -6,7 +6,13 @@ from webhooks.models import UnmatchedItem, WebhookEvent
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = (
-        "received_at", "event_type", "run_id", "status", "duplicates", "execution", "processed_at",
+        "received_at",
+        "event_type",
+        "run_id",
+        "status",
+        "duplicates",
+        "execution",
+        "processed_at",
     )
     list_filter = ("status", "event_type")
     search_fields = ("run_id", "dispatch_id", "error")

@@ -89,16 +89,7 @@ def execution_start(*, execution_id: UUID) -> str | None:
         )
     except apify.ApifyStartError as exc:
         logger.warning("start of %s failed: %s", execution_id, exc, extra={"action": "start"})
-        execution_transition(
-            execution_id=execution_id,
-            to=ExecutionState.FAILED,
-            where=fence,
-            only_from=[ExecutionState.STARTING],
-            error=str(exc),
-            actor_id=actor_id,
-            finished_at=db_now(),
-            lease_expires_at=None,
-        )
+        _fail_start(execution, fence, actor_id, str(exc))
         return ExecutionState.FAILED
 
     recorded = execution_transition(
