@@ -35,7 +35,7 @@ garbage = st.one_of(
 def items_for(keys: list[str]) -> st.SearchStrategy:
     review = st.fixed_dictionaries(
         {
-            "placeId": st.sampled_from(keys + ["ChIJunknown000000000000"]),
+            "placeId": st.sampled_from([*keys, "ChIJunknown000000000000"]),
             "reviewId": st.text(alphabet="abc123", min_size=1, max_size=4),
         },
         optional={"error": st.text(min_size=1, max_size=8)},
@@ -53,7 +53,7 @@ def test_attributed_items_never_leave_the_snapshot(data: st.DataObject, business
 
     result = attribute_items(platform=PLATFORMS["google"], snapshot=snapshot, items=items)
 
-    for business_id, item_id, item in result.matched:
+    for business_id, _item_id, item in result.matched:
         assert business_id in by_id  # only snapshot businesses
         assert item["placeId"] == by_id[business_id][1]  # whose key matches the item
         assert "error" not in item
