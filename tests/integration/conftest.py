@@ -1,0 +1,114 @@
+"""A real Celery worker and beat, as subprocesses on Redis, against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from tests.fakes.apify_server import FakeApify
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "integration-secret"
+TOKEN = "integration-token"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeApify]:
+    with FakeApify(token=TOKEN) as server:
+        yield server
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+class CeleryStack:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs, self.processes = env, logs, []
+
+    def start(self) -> None:
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        self._spawn(
+            "worker",
+            [
+                "worker",
+                "--pool=solo",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+            ],
+        )
+        self._spawn(
+            "beat",
+            [
+                "beat",
+                "--max-interval=1",
+                "--loglevel=INFO",
+                f"--schedule={self.logs / 'beat-schedule'}",
+            ],
+        )
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "scheduler_project", *args],
+                cwd=REPO,
+                env=self.env,
+                stdout=(self.logs / f"{name}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+
+    def dump_logs(self) -> str:
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text()[-4000:]}" for log in self.logs.glob("*.log")
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def celery_stack(fake: FakeApify, tmp_path: Path, settings) -> Iterator[CeleryStack]:
+    """Worker + beat sharing the test database, the fake Apify and a 1 s dispatch tick."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    settings.DISPATCH_TICK_SECONDS = 1
+    settings.APIFY_WEBHOOK_SECRET = SECRET
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "APIFY_API_URL": fake.url,
+        "APIFY_TOKEN": TOKEN,
+        "WEBHOOK_BASE_URL": settings.WEBHOOK_BASE_URL,
+        "APIFY_WEBHOOK_SECRET": SECRET,
+        "DISPATCH_TICK_SECONDS": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    stack = CeleryStack(env, tmp_path)
+    yield stack
+    stack.stop()
