@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from businesses.models import Business, CustomInterval, Team
@@ -25,6 +23,7 @@ from schedules.services.assignment import (
     group_rebalance,
     schedule_groups_init,
 )
+from tests.concurrency import run_concurrently
 from tests.conftest import place_id, register_google
 from tests.schedules.helpers import assert_counts_exact
 
@@ -225,31 +224,17 @@ def test_eight_concurrent_connections_never_overfill_a_batch(settings) -> None:
     schedule_groups_init()
     team = team_upsert(team_id="alice", tier="professional")[0]
     register_google(team, 5, scrape_types=["reviews"])  # batch 0 is nearly full
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def add(worker: int) -> None:
-        try:
-            barrier.wait()
-            for n in range(6):
-                business_register(
-                    team=team,
-                    platform="google",
-                    external_id=place_id(700_000 + worker * 10 + n),
-                    scrape_types=["reviews"],
-                )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        for n in range(6):
+            business_register(
+                team=team,
+                platform="google",
+                external_id=place_id(700_000 + worker * 10 + n),
+                scrape_types=["reviews"],
+            )
 
-    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    close_old_connections()
-    assert errors == []
+    run_concurrently(add, 8)
     batches = _reviews_batches()
     assert sum(b.business_count for b in batches) == 5 + 8 * 6
     assert all(b.business_count <= 7 for b in batches)

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from schedules.dbclock import db_now
@@ -14,6 +14,7 @@ from schedules.models import Batch, Execution, Heartbeat, ScheduleGroup
 from schedules.services import dispatch
 from schedules.services.dispatch import dispatch_chunk, dispatch_tick
 from schedules.states import ExecutionState
+from tests.concurrency import run_concurrently
 from tests.schedules.helpers import make_batch
 
 HOUR = timedelta(hours=1)
@@ -199,32 +200,16 @@ def test_four_concurrent_dispatchers_give_exactly_one_execution_per_slot() -> No
         )
         for i in range(1000)
     )
-    barrier = threading.Barrier(4)
-    totals: list[int] = []
-    errors: list[BaseException] = []
 
-    def dispatcher() -> None:
-        try:
-            barrier.wait()
-            created = 0
-            while True:
-                result = dispatch_tick(chunk_size=25, max_chunks=1)
-                created += result.created
-                if not result.claimed:
-                    break
-            totals.append(created)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def dispatcher(_: int) -> int:
+        created = 0
+        while True:
+            result = dispatch_tick(chunk_size=25, max_chunks=1)
+            created += result.created
+            if not result.claimed:
+                return created
 
-    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    close_old_connections()
-    assert errors == []
+    totals = run_concurrently(dispatcher, 4)
     assert sum(totals) == 1000
     assert len([t for t in totals if t]) > 1, f"the work was not shared: {totals}"
     assert Execution.objects.count() == 1000
