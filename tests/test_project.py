@@ -63,3 +63,20 @@ def test_the_dispatch_tick_is_a_periodic_task_after_migrate(db: None) -> None:
 
     tick = PeriodicTask.objects.get(task="schedules.tasks.dispatch")
     assert tick.enabled and tick.interval.every == 10
+
+
+def test_the_demo_seed_makes_due_batches_on_every_platform_once(db: None) -> None:
+    from businesses.models import Business
+    from schedules.dbclock import db_now
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)
+    assert "48 businesses" in out.getvalue()
+    assert "no demo data added" in out.getvalue()
+    assert set(Business.objects.values_list("platform", flat=True)) == {
+        "google", "facebook", "tripadvisor", "booking"
+    }
+    batches = Batch.objects.filter(business_count__gt=0)
+    assert batches.exists()
+    assert not batches.filter(next_run_at__gt=db_now()).exists()
