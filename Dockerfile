@@ -8,6 +8,7 @@ COPY schedules ./schedules
 COPY retry ./retry
 COPY webhooks ./webhooks
 COPY admin_ui ./admin_ui
+COPY apify_sandbox ./apify_sandbox
 COPY manage.py ./
 RUN pip install --no-cache-dir .
 RUN useradd --create-home scheduler

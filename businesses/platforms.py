@@ -201,9 +201,16 @@ def build_facebook_input(scrape_type: str, targets: Sequence[Target], max_review
     if scrape_type == ScrapeType.OVERVIEW:
         return {"startUrls": [{"url": t.external_id} for t in targets]}
     return {
-        "startUrls": [{"url": f"{t.external_id}/reviews"} for t in targets],
+        "startUrls": [{"url": facebook_reviews_url(t.external_id)} for t in targets],
         "resultsLimit": max_reviews,
     }
+
+
+def facebook_reviews_url(page_url: str) -> str:
+    """The reviews tab of a page; profile.php pages carry their id in the query string."""
+    if "?" in page_url:
+        return f"{page_url}&sk=reviews"
+    return f"{page_url}/reviews"
 
 
 def facebook_item_key(item: dict) -> str | None:

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "retry",
     "webhooks",
     "admin_ui",
+    "apify_sandbox",
 ]
 
 MIDDLEWARE = [

@@ -75,7 +75,10 @@ def test_the_demo_seed_makes_due_batches_on_every_platform_once(db: None) -> Non
     assert "48 businesses" in out.getvalue()
     assert "no demo data added" in out.getvalue()
     assert set(Business.objects.values_list("platform", flat=True)) == {
-        "google", "facebook", "tripadvisor", "booking"
+        "google",
+        "facebook",
+        "tripadvisor",
+        "booking",
     }
     batches = Batch.objects.filter(business_count__gt=0)
     assert batches.exists()

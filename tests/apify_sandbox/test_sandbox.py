@@ -119,8 +119,8 @@ def test_a_duplicate_rate_of_1_delivers_every_webhook_twice(sandbox_factory, rec
 
 def test_a_lost_rate_of_1_never_delivers(sandbox_factory, receiver):
     sandbox = sandbox_factory(delay=0, lost_webhook_rate=1.0)
-    run = client_for(sandbox).actor(ACTOR).start(
-        run_input=reviews_input(), webhooks=[hook(receiver)]
+    run = (
+        client_for(sandbox).actor(ACTOR).start(run_input=reviews_input(), webhooks=[hook(receiver)])
     )
 
     assert wait_finished(sandbox, run.id).status == "SUCCEEDED"

@@ -1,0 +1,155 @@
+"""`python manage.py apify_sandbox`: run the local Apify stand-in until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apify_sandbox.server import DEFAULT_TOKEN, Sandbox
+
+
+def rate(value: str) -> float:
+    """argparse type: a probability between 0 and 1."""
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return number
+
+
+def seconds(value: str) -> float:
+    """argparse type: a duration of 0 seconds or more."""
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the Apify sandbox: a local HTTP server speaking the part of the Apify API that "
+        "apify-client uses. Runs finish by themselves after --delay seconds, their datasets hold "
+        "plausible items for the businesses in the run input (Google, Facebook, TripAdvisor, "
+        "Booking; reviews or overview), and their ad-hoc webhooks are POSTed back like Apify "
+        "does. Point the scheduler at the printed URL with APIFY_API_URL and APIFY_TOKEN. The "
+        "--*-rate knobs simulate Apify's bad days; everything random follows --seed. Runs until "
+        "Ctrl-C or SIGTERM."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="Address to listen on (default 127.0.0.1; 0.0.0.0 inside a container).",
+        )
+        parser.add_argument(
+            "--port", type=int, default=8765, help="Port to listen on (default 8765; 0 = any)."
+        )
+        parser.add_argument(
+            "--delay",
+            type=seconds,
+            default=3.0,
+            help="Seconds a run stays RUNNING before it finishes (default 3; 0 = at once). A run "
+            "whose timeout is shorter ends TIMED-OUT at its timeout.",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=1,
+            help="Seed of every random choice (default 1). The same seed and run input give the "
+            "same items and review ids, so a re-scrape finds the same reviews again.",
+        )
+        parser.add_argument(
+            "--failure-rate",
+            type=rate,
+            default=0.0,
+            help="Probability (0-1) that a run ends FAILED, with part of its items, and calls "
+            "back with ACTOR.RUN.FAILED (default 0). A retry of the same input draws again.",
+        )
+        parser.add_argument(
+            "--error-item-rate",
+            type=rate,
+            default=0.0,
+            help="Probability (0-1), per business in a run, that it yields one error item "
+            '({"error": ..., plus its key field such as placeId or url}) instead of its '
+            "reviews or overview (default 0).",
+        )
+        parser.add_argument(
+            "--duplicate-webhook-rate",
+            type=rate,
+            default=0.0,
+            help="Probability (0-1) that a webhook is delivered twice, the second time with a new "
+            "dispatch id (default 0): the receiver must be idempotent.",
+        )
+        parser.add_argument(
+            "--lost-webhook-rate",
+            type=rate,
+            default=0.0,
+            help="Probability (0-1) that a webhook is never sent (default 0): the scheduler must "
+            "notice the finished run some other way.",
+        )
+        parser.add_argument(
+            "--rate-limit-rate",
+            type=rate,
+            default=0.0,
+            help="Fraction (0-1) of API requests answered 429 rate-limit-exceeded (default 0); "
+            "apify-client retries them with back-off.",
+        )
+        parser.add_argument(
+            "--token",
+            default=None,
+            help="The only API token accepted, as 'Authorization: Bearer <token>' (default: "
+            f"APIFY_TOKEN from the settings, else {DEFAULT_TOKEN!r}).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        token = options["token"] or getattr(settings, "APIFY_TOKEN", "") or DEFAULT_TOKEN
+        printing = threading.Lock()
+
+        def log(message: str) -> None:
+            with printing:
+                self.stdout.write(f"[{time.strftime('%H:%M:%S')}] {message}")
+                self.stdout.flush()
+
+        try:
+            sandbox = self._sandbox(token, log if options["verbosity"] >= 1 else None, options)
+        except OSError as exc:  # the port is taken, the address is not ours
+            raise CommandError(
+                f"Cannot listen on {options['host']}:{options['port']}: {exc}"
+            ) from exc
+        stopping = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        sandbox.start()
+        log(f"Apify sandbox listening on {sandbox.url}")
+        log(f"Point the scheduler at it: APIFY_API_URL={sandbox.url} APIFY_TOKEN={token}")
+        try:
+            while not stopping.wait(0.5):
+                pass
+        finally:
+            sandbox.stop()
+        delivered = sum(1 for d in sandbox.deliveries if d.delivered)
+        log(f"Stopped after {len(sandbox.runs)} run(s) and {delivered} delivered webhook(s).")
+
+    @staticmethod
+    def _sandbox(token: str, log: Callable[[str], None] | None, options: dict[str, Any]) -> Sandbox:
+        """The sandbox the options describe (binds the port at once)."""
+        return Sandbox(
+            token,
+            host=options["host"],
+            port=options["port"],
+            delay=options["delay"],
+            seed=options["seed"],
+            failure_rate=options["failure_rate"],
+            error_item_rate=options["error_item_rate"],
+            duplicate_webhook_rate=options["duplicate_webhook_rate"],
+            lost_webhook_rate=options["lost_webhook_rate"],
+            rate_limit_rate=options["rate_limit_rate"],
+            log=log,
+        )

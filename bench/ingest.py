@@ -1,0 +1,284 @@
+"""Ingest throughput: one finished Apify run of N Google review items over B snapshot businesses,
+downloaded from an in-process FakeApify through the real apify-client, attributed and upserted.
+
+    python bench/ingest.py --items 100000 --businesses 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from _common import (
+    Row,
+    configure,
+    fmt,
+    print_table,
+    rate,
+    recreate_database,
+    sql,
+    timed,
+    verdict,
+)
+
+TARGET_PER_S = 20_000
+TOKEN = "bench-token"
+TEAMS = 25
+WORDS = [
+    "great",
+    "friendly",
+    "staff",
+    "quick",
+    "service",
+    "clean",
+    "tables",
+    "tasty",
+    "food",
+    "slow",
+    "waiting",
+    "time",
+    "nice",
+    "view",
+    "parking",
+    "was",
+    "hard",
+    "prices",
+    "fair",
+    "would",
+    "come",
+    "back",
+    "again",
+    "recommend",
+    "coffee",
+]
+
+
+def place_id(n: int) -> str:
+    return f"ChIJbench{n:011d}_pl"
+
+
+def register(businesses: int) -> list[dict]:
+    """Teams and Google businesses through the services; the snapshot of all of them."""
+    from businesses.models import Business, Tier
+    from businesses.services import BusinessRow, businesses_bulk_register, team_upsert
+
+    tiers = list(Tier.values)
+    for t in range(TEAMS):
+        team_upsert(team_id=f"bench-team-{t}", tier=tiers[t % len(tiers)])
+    rows = [
+        BusinessRow(f"bench-team-{n % TEAMS}", "google", place_id(n)) for n in range(businesses)
+    ]
+    for start in range(0, len(rows), 100):
+        businesses_bulk_register(rows=rows[start : start + 100], scrape_types=["reviews"])
+    found = Business.objects.filter(platform="google").order_by("id")
+    return [
+        {"business_id": b, "team_id": t, "external_id": e, "key": k}
+        for b, t, e, k in found.values_list("id", "team_id", "external_id", "platform_key")
+    ]
+
+
+def review_items(tag: str, count: int, snapshot: list[dict], seed: int = 7) -> list[dict]:
+    """Plausible compass/google-maps-reviews-scraper items; 1 % carry a key outside the snapshot."""
+    rnd = random.Random(seed)
+    keys = [s["key"] for s in snapshot]
+    index = {k: i for i, k in enumerate(keys)}
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    items = []
+    for n in range(count):
+        key = place_id(10**9 + n) if n % 100 == 99 else keys[n % len(keys)]
+        published = base - timedelta(minutes=rnd.randrange(500_000))
+        review_id = f"Ci9DQUlRQUNvZENodHljRjlv{tag}{n:010d}"
+        items.append(
+            {
+                "reviewId": review_id,
+                "placeId": key,
+                "title": f"Bench place {index.get(key, -1)}",
+                "url": f"https://www.google.com/maps/place/?q=place_id:{key}",
+                "reviewUrl": f"https://www.google.com/maps/reviews/data=!4m8!14m7!1m6!2m5!1s{review_id}",
+                "reviewerId": str(10**20 + rnd.randrange(10**12)),
+                "name": f"Reviewer {rnd.randrange(10**6)}",
+                "reviewerNumberOfReviews": rnd.randrange(1, 400),
+                "isLocalGuide": rnd.random() < 0.2,
+                "text": " ".join(rnd.choices(WORDS, k=rnd.randrange(5, 60))).capitalize() + ".",
+                "stars": rnd.randrange(1, 6),
+                "likesCount": rnd.randrange(5),
+                "publishAt": "a month ago",
+                "publishedAtDate": published.isoformat(timespec="milliseconds")[:-6] + "Z",
+                "originalLanguage": "en",
+                "reviewOrigin": "Google",
+                "responseFromOwnerText": None,
+                "reviewImageUrls": [],
+            }
+        )
+    return items
+
+
+def finished_run(fake: Any, snapshot: list[dict], items: list[dict]) -> str:
+    """A run started through the real client (as the start task does), finished with items."""
+    from businesses.platforms import Target, get_platform
+    from schedules import apify
+
+    platform = get_platform("google")
+    targets = [Target(s["business_id"], s["external_id"], s["key"]) for s in snapshot]
+    run = apify.actor_run_start(
+        actor_id=platform.actor_id("reviews"),
+        run_input=platform.batch_input("reviews", targets),
+        idempotency_key=f"bench-{len(fake.runs)}",
+    )
+    fake.finish_run(run.run_id, "SUCCEEDED", items, deliver_webhooks=False)
+    return run.run_id
+
+
+def running_execution(run_id: str, snapshot: list[dict]) -> UUID:
+    from schedules.dbclock import db_now
+    from schedules.models import Execution
+
+    now = db_now()
+    return Execution.objects.create(
+        platform="google",
+        scrape_type="reviews",
+        trigger="manual",
+        state="running",
+        scheduled_for=now,
+        started_at=now,
+        actor_id="compass/google-maps-reviews-scraper",
+        apify_run_id=run_id,
+        business_snapshot=snapshot,
+        business_count=len(snapshot),
+    ).id
+
+
+def review_rows() -> int:
+    return int(sql("SELECT count(*) FROM businesses_reviewitem")[0][0])
+
+
+def speed(label: str, count: int, seconds: float, target: bool = False) -> Row:
+    per_s = rate(count, seconds)
+    goal = f">= {TARGET_PER_S:,}" if target else ""
+    return (label, count, seconds, per_s, goal, verdict(per_s >= TARGET_PER_S) if target else "")
+
+
+def measure(count: int, businesses: int, fake: Any) -> tuple[list[Row], list[Row]]:
+    from businesses.platforms import get_platform
+    from schedules import apify
+    from webhooks.attribution import attribute_items
+    from webhooks.services import _json_text, _record, execution_ingest
+
+    with timed() as t_setup:
+        snapshot = register(businesses)
+    assert len(snapshot) == businesses, len(snapshot)
+    run_a = finished_run(fake, snapshot, review_items("A", count, snapshot))
+    run_b = finished_run(fake, snapshot, review_items("B", count, snapshot))
+    platform = get_platform("google")
+    state_a = apify.actor_run_get(run_a)
+    assert state_a is not None
+    speeds: list[Row] = [("setup: 25 teams + businesses (services)", businesses, t_setup.seconds)]
+
+    with timed() as t:  # the download alone, through the real client's paging
+        items = list(apify.dataset_items(state_a.dataset_id))
+    assert len(items) == count
+    speeds.append(speed("download (apify-client, 1,000/page)", count, t.seconds))
+    with timed() as t:
+        attribution = attribute_items(platform=platform, snapshot=snapshot, items=items)
+    speeds.append(speed("attribute_items (pure)", count, t.seconds))
+    matched = attribution.matched
+    with timed() as t:
+        [_json_text(item) for _, _, item in matched]
+    speeds.append(speed("_json_text of attributed items", len(matched), t.seconds))
+    with timed() as t:
+        [platform.item_published_at(item) for _, _, item in matched]
+    speeds.append(speed("item_published_at of attributed", len(matched), t.seconds))
+
+    write_id = running_execution(run_a, snapshot)
+    with timed() as t:
+        written = _record(write_id, run_a, state_a, items)
+    assert written is not None
+    speeds.append(speed("_record alone (items in memory)", count, t.seconds, target=True))
+    rows_write = review_rows()
+    sql("TRUNCATE businesses_reviewitem")
+    sql("VACUUM ANALYZE businesses_reviewitem")
+
+    e2e_id = running_execution(run_b, snapshot)
+    with timed() as t:
+        result = execution_ingest(execution_id=e2e_id)
+    assert result is not None
+    speeds.append(speed("execution_ingest end to end", count, t.seconds, target=True))
+    rows_e2e = review_rows()
+
+    with timed() as t_again:
+        again = execution_ingest(execution_id=e2e_id)
+    rows_again = review_rows()
+    fake_b = fake.runs[run_b]
+    rerun_id = running_execution(finished_run(fake, snapshot, fake_b.items), snapshot)
+    with timed() as t:
+        rerun = execution_ingest(execution_id=rerun_id)
+    assert rerun is not None
+    speeds.append(speed("re-ingest same items, fresh execution", count, t.seconds))
+    rows_rerun = review_rows()
+
+    unmatched = int(
+        sql("SELECT count(*) FROM webhooks_unmatcheditem WHERE execution_id = %s", [e2e_id])[0][0]
+    )
+    state = sql("SELECT state, attributed_count FROM schedules_execution WHERE id = %s", [e2e_id])
+    checks: list[Row] = [
+        ("_record alone: rows inserted = attributed", rows_write, written.attributed),
+        ("end to end: items downloaded", result.items, count),
+        ("end to end: rows in businesses_reviewitem", rows_e2e, result.attributed),
+        ("end to end: unmatched rows stored", unmatched, count // 100),
+        ("end to end: execution state, attributed_count", state[0][0], state[0][1]),
+        ("businesses failed", result.failed, 0),
+        ("2nd execution_ingest, same execution: result", fmt(again), "None"),
+        (f"  rows added ({t_again.seconds * 1000:.1f} ms)", rows_again - rows_e2e, 0),
+        ("same items, fresh execution: attributed", rerun.attributed, result.attributed),
+        ("  rows added", rows_rerun - rows_e2e, 0),
+    ]
+    ok = [
+        rows_write == written.attributed,
+        result.items == count,
+        rows_e2e == result.attributed == count - count // 100,
+        unmatched == result.unmatched == count // 100,
+        state[0] == ("succeeded", result.attributed),
+        result.failed == 0,
+        again is None,
+        rows_again == rows_e2e,
+        rerun.attributed == result.attributed,
+        rows_rerun == rows_e2e,
+    ]
+    return speeds, [(*row, verdict(good)) for row, good in zip(checks, ok, strict=True)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--businesses", type=int, default=500)
+    args = parser.parse_args()
+
+    configure()
+    from tests.fakes.apify_server import FakeApify
+
+    with FakeApify(token=TOKEN) as fake:
+        os.environ["APIFY_API_URL"] = fake.url
+        os.environ["APIFY_TOKEN"] = TOKEN
+        recreate_database()
+        from django.conf import settings
+
+        assert fake.url == settings.APIFY_API_URL
+        speeds, checks = measure(args.items, args.businesses, fake)
+        requests = len(fake.requests)
+    print_table(
+        f"ingest: {args.items:,} Google review items over {args.businesses:,} snapshot businesses"
+        f" (1 % outside the snapshot), FakeApify at 127.0.0.1, {requests} API requests in all",
+        ("step", "items", "seconds", "items/s", "target", "verdict"),
+        [(*r, "", "", "") if len(r) == 3 else r for r in speeds],
+    )
+    print_table("ingest correctness", ("check", "value", "expected", "verdict"), checks)
+    return 0 if all(r[-1] == "OK" for r in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
