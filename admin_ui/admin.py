@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from admin_ui.models import AuditEvent
+from admin_ui.models import ApiKey, AuditEvent
 
 
 @admin.register(AuditEvent)
@@ -15,3 +16,22 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created with `manage.py create_api_key` (shown once); here they are listed
+    and revoked."""
+
+    list_display = ("name", "prefix", "is_admin", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("is_admin",)
+    search_fields = ("name", "prefix")
+    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+    actions = ("revoke",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset) -> None:
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

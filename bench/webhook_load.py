@@ -122,7 +122,8 @@ def gunicorn(config: str, conn_max_age: int, port: int) -> Iterator[str]:
         while True:  # any HTTP answer means a worker has loaded Django
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                    s.sendall(f"GET {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                    probe = f"OPTIONS {PATH} HTTP/1.0\r\nX-Webhook-Secret: {SECRET}\r\n\r\n"
+                    s.sendall(probe.encode())
                     if s.recv(16).startswith(b"HTTP/"):
                         break
             except OSError:

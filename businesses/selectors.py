@@ -2,10 +2,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
-from businesses.models import CustomInterval, Team
+from businesses.models import Business, CustomInterval, ReviewItem, Team
 from businesses.platforms import PLATFORMS
 
 
@@ -35,3 +35,35 @@ def effective_intervals(
 def team_effective_intervals(team: Team) -> dict[str, int]:
     """platform → minutes, as a team's GET shows it."""
     return {platform: m for (_, platform), m in effective_intervals([team]).items()}
+
+
+def team_get(*, team_id: str) -> Team:
+    """The team of a request path; DoesNotExist (a 404) otherwise."""
+    return Team.objects.get(team_id=team_id)
+
+
+def business_list(*, team: Team, filters: dict | None = None) -> QuerySet[Business]:
+    """A team's businesses with their assignments, in a fixed number of queries."""
+    filters = filters or {}
+    queryset = Business.objects.filter(team=team).prefetch_related("mappings__batch__group")
+    if filters.get("platform"):
+        queryset = queryset.filter(platform=filters["platform"])
+    if filters.get("status") == "never":
+        queryset = queryset.filter(last_status__isnull=True)
+    elif filters.get("status"):
+        queryset = queryset.filter(last_status=filters["status"])
+    if filters.get("active") is not None:
+        queryset = queryset.filter(active=filters["active"])
+    return queryset.order_by("id")
+
+
+def business_get(*, team: Team, business_id: int) -> Business:
+    """One business of THIS team: another team's id is a 404, never a leak."""
+    return business_list(team=team).get(id=business_id)
+
+
+def review_feed(*, business: Business, since: datetime | None = None) -> QuerySet[ReviewItem]:
+    queryset = ReviewItem.objects.filter(business=business)
+    if since is not None:
+        queryset = queryset.filter(scraped_at__gte=since)
+    return queryset

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "django_celery_beat",
     "businesses",
     "schedules",
@@ -83,8 +84,31 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 REST_FRAMEWORK = {
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "admin_ui.authentication.ApiKeyAuthentication",
+        "admin_ui.authentication.StaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["admin_ui.authentication.IsOperator"],
+    "DEFAULT_PAGINATION_CLASS": "scheduler_project.api.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "scheduler_project.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "product": env.str("PRODUCT_API_RATE", default="6000/min"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Global Scheduler API",
+    "DESCRIPTION": (
+        "Product services manage their teams' businesses and read scraped reviews "
+        "(`Authorization: Api-Key <key>`); operators steer schedules, executions and retries "
+        "(admin key or staff session). Apify calls the webhook with its secret header."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

@@ -7,6 +7,7 @@ import hmac
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -15,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scheduler_project.api import ERRORS
 from schedules.apify import WEBHOOK_EVENT_TYPES, WEBHOOK_SECRET_HEADER
 from webhooks.services import webhook_event_receive
 
@@ -53,6 +55,24 @@ class ApifyWebhookApi(APIView):
         createdAt = serializers.CharField(required=False, max_length=64)
         userId = serializers.CharField(required=False, max_length=64)
 
+        class Meta:
+            ref_name = "ApifyWebhookPayload"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: inline_serializer(
+                "WebhookAccepted",
+                {"status": serializers.CharField(), "id": serializers.IntegerField()},
+            ),
+            200: inline_serializer("WebhookDuplicate", {"status": serializers.CharField()}),
+            400: ERRORS[400],
+            401: ERRORS[401],
+        },
+        operation_id="apify_webhook",
+        description="Apify's callback. Stored once per (run id, event type); processed "
+        "asynchronously; the run is re-fetched from Apify before anything is trusted.",
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

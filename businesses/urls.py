@@ -1,0 +1,18 @@
+from django.urls import path
+
+from businesses import apis
+
+urlpatterns = [
+    path("<str:team_id>/", apis.TeamApi.as_view(), name="team"),
+    path("<str:team_id>/businesses/", apis.BusinessListApi.as_view(), name="team-businesses"),
+    path(
+        "<str:team_id>/businesses/<int:business_id>/",
+        apis.BusinessDetailApi.as_view(),
+        name="team-business",
+    ),
+    path(
+        "<str:team_id>/businesses/<int:business_id>/reviews/",
+        apis.BusinessReviewsApi.as_view(),
+        name="team-business-reviews",
+    ),
+]

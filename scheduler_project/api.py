@@ -1,0 +1,52 @@
+"""API-wide plumbing: domain errors → HTTP, shared pagination."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from scheduler_project.errors import ConflictError
+from schedules.states import InvalidTransition
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Services raise Django's ValidationError and ConflictError; answer them in DRF's shapes
+    (`{"field": ["reason"]}` → 400, `{"detail": "…"}` → 409)."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, ConflictError | InvalidTransition):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    elif isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound()
+    return drf_exception_handler(exc, context)
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+class NewestFirstCursorPagination(CursorPagination):
+    ordering = ("-scraped_at", "-id")
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+
+_DETAIL = inline_serializer("ErrorDetail", {"detail": serializers.CharField()})
+
+# The error answers every endpoint documents (SPEC §4 Errors).
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description='`{"field": ["reason"]}`'),
+    401: OpenApiResponse(_DETAIL, description="No or invalid credentials."),
+    403: OpenApiResponse(_DETAIL, description="Credentials that may not use this endpoint."),
+    404: OpenApiResponse(_DETAIL, description="No such object in this scope."),
+}
+CONFLICT = {409: OpenApiResponse(_DETAIL, description="The object's state forbids it now.")}
