@@ -33,6 +33,11 @@ class ApiKeyCaller:
     def is_staff(self) -> bool:
         return self.key.is_admin
 
+    @property
+    def pk(self) -> str:
+        """Throttles count per caller: per key, never shared with a user id."""
+        return f"api-key:{self.key.id}"
+
     def get_username(self) -> str:
         return f"api-key:{self.key.name}"
 
