@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from admin_ui.authentication import IsOperator
 from scheduler_project.errors import ConflictError
 from schedules.states import InvalidTransition
 
@@ -50,3 +53,37 @@ ERRORS = {
     404: OpenApiResponse(_DETAIL, description="No such object in this scope."),
 }
 CONFLICT = {409: OpenApiResponse(_DETAIL, description="The object's state forbids it now.")}
+
+
+def page_of(name: str, serializer: serializers.BaseSerializer) -> serializers.Serializer:
+    """The OpenAPI shape of a `Pagination` page of `serializer` (an APIView's schema does not
+    know it paginates)."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer,
+        },
+    )
+
+
+# `?limit=&offset=` of `Pagination`, for list endpoints' schemas.
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Rows per page (default 50, at most 500)."),
+    OpenApiParameter("offset", int, description="Rows to skip."),
+]
+
+
+def paginate(request: Request, queryset: object, serializer_class: type, view: object) -> Response:
+    """One page of `queryset` serialised with `serializer_class`, in `Pagination`'s shape."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class OperatorApi(APIView):
+    """Base of the operators' API (/api/v1/admin/): an admin key or a staff session."""
+
+    permission_classes = [IsOperator]

@@ -19,3 +19,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("admin_ui.urls_probes")),
 ]
+
+handler404 = "scheduler_project.views.not_found"
+handler500 = "scheduler_project.views.server_error"

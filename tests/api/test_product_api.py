@@ -320,3 +320,9 @@ def test_create_api_key_prints_the_key_once(db: None) -> None:
     assert client.get("/api/v1/teams/none/").status_code == 404  # authenticated, no such team
     with pytest.raises(CommandError, match="exists"):
         call_command("create_api_key", "reviews", stdout=out, stderr=err)
+
+
+def test_an_unknown_api_path_answers_json_404(product_client: APIClient) -> None:
+    response = product_client.get("/api/v1/teams/alice/businesses/not-a-number/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
