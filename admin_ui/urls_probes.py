@@ -1,1 +1,11 @@
-urlpatterns: list = []
+"""Probes at the site root: /healthz, /readyz, /metrics (unauthenticated; see probes.py)."""
+
+from django.urls import path
+
+from admin_ui.probes import healthz, prometheus_metrics, readyz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", prometheus_metrics, name="metrics"),
+]

@@ -77,6 +77,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # throughput (bench/webhook_load.py). Health checks drop a connection that died meanwhile.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database host fails fast (and /readyz says so) instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -179,3 +184,23 @@ SCHEDULER_RETRY_TICK_SECONDS = env.int("SCHEDULER_RETRY_TICK_SECONDS", default=3
 # A run still `running` this long after its Apify timeout is asked about (lost webhook).
 SCHEDULER_RUN_GRACE_SECONDS = env.int("SCHEDULER_RUN_GRACE_SECONDS", default=600)
 SCHEDULER_RECONCILE_TICK_SECONDS = env.int("SCHEDULER_RECONCILE_TICK_SECONDS", default=60)
+
+# --- Health (SPEC §3 Health): every threshold is a setting -------------------------------
+SCHEDULER_HEALTH_UTILISATION_WARNING = env.float("SCHEDULER_HEALTH_UTILISATION_WARNING", 80.0)
+SCHEDULER_HEALTH_UTILISATION_CRITICAL = env.float("SCHEDULER_HEALTH_UTILISATION_CRITICAL", 95.0)
+SCHEDULER_HEALTH_PENDING_RETRIES_WARNING = env.int("SCHEDULER_HEALTH_PENDING_RETRIES_WARNING", 10)
+SCHEDULER_HEALTH_DEAD_RETRIES_CRITICAL = env.int("SCHEDULER_HEALTH_DEAD_RETRIES_CRITICAL", 10)
+SCHEDULER_HEALTH_HEARTBEAT_CRITICAL_SECONDS = env.int(
+    "SCHEDULER_HEALTH_HEARTBEAT_CRITICAL_SECONDS", 300
+)
+SCHEDULER_HEALTH_STUCK_EXECUTIONS_WARNING = env.int("SCHEDULER_HEALTH_STUCK_EXECUTIONS_WARNING", 0)
+SCHEDULER_HEALTH_STUCK_EXECUTIONS_CRITICAL = env.int(
+    "SCHEDULER_HEALTH_STUCK_EXECUTIONS_CRITICAL", 10
+)
+SCHEDULER_HEALTH_WEBHOOK_FAILURES_WARNING = env.int("SCHEDULER_HEALTH_WEBHOOK_FAILURES_WARNING", 0)
+SCHEDULER_HEALTH_WEBHOOK_FAILURES_WINDOW_SECONDS = env.int(
+    "SCHEDULER_HEALTH_WEBHOOK_FAILURES_WINDOW_SECONDS", 3600
+)
+READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", 2.0)
+# When set, /metrics asks for `Authorization: Bearer <token>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

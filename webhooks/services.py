@@ -55,7 +55,8 @@ def webhook_event_receive(
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
-                run_id=run_id, event_type=event_type, payload=payload, dispatch_id=dispatch_id
+                run_id=run_id, event_type=event_type, payload=_jsonb_safe(payload),
+                dispatch_id=dispatch_id,
             )
     except IntegrityError:
         WebhookEvent.objects.filter(run_id=run_id, event_type=event_type).update(
@@ -159,7 +160,7 @@ def _record(
                 execution=execution,
                 reason=reason,
                 key=key[:500],
-                payload=json.loads(_json_text(item if isinstance(item, dict) else {"value": item})),
+                payload=_jsonb_safe(item if isinstance(item, dict) else {"value": item}),
             )
             for reason, key, item in attribution.unmatched
         ],
@@ -219,6 +220,10 @@ def _json_text(item: object) -> str:
     return json.dumps(item, default=str).replace("\\u0000", "")
 
 
+def _jsonb_safe(value: object) -> object:
+    return json.loads(_json_text(value))
+
+
 def _store_items(
     execution: Execution, platform: Platform, matched: list[tuple[int, str, dict]]
 ) -> None:
@@ -231,7 +236,7 @@ def _store_items(
                     business_id=b,
                     execution=execution,
                     platform_item_id=i,
-                    payload=json.loads(_json_text(item)),
+                    payload=_jsonb_safe(item),
                     published_at=platform.item_published_at(item),
                 )
                 for b, i, item in matched

@@ -1,0 +1,212 @@
+"""Health at a glance (SPEC §3 "Health"): a pure grading function over plain values, and the
+reader that gathers those values with a fixed number of aggregate queries.
+
+Every threshold is a setting read with a default, and every comparison is strict: a value
+equal to its threshold is still on the good side of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, Max, Q, Sum
+from django.db.models.functions import Now
+
+from retry.models import RetryEntry, RetryState
+from schedules.models import Batch, BatchStatus, Execution, Heartbeat
+from schedules.states import ExecutionState
+from webhooks.models import WebhookEvent, WebhookStatus
+
+HEALTHY = "healthy"
+WARNING = "warning"
+CRITICAL = "critical"
+STATUSES = (HEALTHY, WARNING, CRITICAL)
+_SEVERITY = {status: rank for rank, status in enumerate(STATUSES)}
+
+DISPATCHER_KIND = "dispatcher"
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    utilisation_warning: float = 80.0  # percent of the active batches' total capacity
+    utilisation_critical: float = 95.0
+    pending_retries_warning: int = 10
+    dead_retries_critical: int = 10
+    heartbeat_critical_seconds: float = 300.0
+    stuck_executions_warning: int = 0
+    stuck_executions_critical: int = 10
+    webhook_failures_warning: int = 0
+    webhook_failures_window_seconds: int = 3600
+
+    @classmethod
+    def from_settings(cls) -> HealthThresholds:
+        """Each field `x` is overridden by the setting `SCHEDULER_HEALTH_<X>`."""
+        defaults = cls()
+        return cls(
+            **{
+                name: getattr(settings, f"SCHEDULER_HEALTH_{name.upper()}", value)
+                for name, value in asdict(defaults).items()
+            }
+        )
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    # Businesses over capacity across all active batches, in percent (None: no active batch).
+    # Not the fullest batch: assignment fills a batch to capacity before opening the next,
+    # so a full batch is normal; the share of all room in use is what runs out.
+    utilisation: float | None
+    pending_retries: int
+    dead_retries: int
+    heartbeat_age_seconds: float | None  # None when no dispatcher ever ticked
+    stuck_executions: int
+    webhook_failures: int  # failed webhook events inside the window
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    value: Number | None
+    threshold: Number | None  # the threshold that decided (or the next one to cross)
+    reason: str
+
+
+def worst(statuses: list[str]) -> str:
+    return max(statuses, key=_SEVERITY.__getitem__, default=HEALTHY)
+
+
+def _grade(
+    value: Number, *, warning: Number | None = None, critical: Number | None = None
+) -> tuple[str, Number | None]:
+    if critical is not None and value > critical:
+        return CRITICAL, critical
+    if warning is not None and value > warning:
+        return WARNING, warning
+    return HEALTHY, warning if warning is not None else critical
+
+
+def _utilisation(value: float | None, t: HealthThresholds) -> Check:
+    name = "batch_utilisation"
+    if value is None:
+        return Check(name, HEALTHY, None, t.utilisation_warning, "No active batch.")
+    status, threshold = _grade(
+        value, warning=t.utilisation_warning, critical=t.utilisation_critical
+    )
+    reason = f"Active batches hold {value:.1f} % of their total capacity"
+    if status == HEALTHY:
+        reason += f" (warning above {t.utilisation_warning:g} %)."
+    else:
+        reason += f", above the {status} threshold of {threshold:g} %: rebalance or add batches."
+    return Check(name, status, round(value, 2), threshold, reason)
+
+
+def _count(
+    name: str,
+    value: int,
+    what: str,
+    *,
+    warning: int | None = None,
+    critical: int | None = None,
+) -> Check:
+    status, threshold = _grade(value, warning=warning, critical=critical)
+    if status == HEALTHY:
+        reason = f"{value} {what} (at most {threshold} is healthy)."
+    else:
+        reason = f"{value} {what}, more than the {status} threshold of {threshold}."
+    return Check(name, status, value, threshold, reason)
+
+
+def _heartbeat(age: float | None, t: HealthThresholds) -> Check:
+    name = "dispatcher_heartbeat"
+    limit = t.heartbeat_critical_seconds
+    if age is None:
+        return Check(name, CRITICAL, None, limit, "No dispatcher has ever ticked.")
+    status, _ = _grade(age, critical=limit)
+    if status == CRITICAL:
+        reason = f"No dispatcher tick for {age:.0f} s (critical after {limit:g} s)."
+    else:
+        reason = f"Last dispatcher tick {age:.0f} s ago (critical after {limit:g} s)."
+    return Check(name, status, round(age, 1), limit, reason)
+
+
+def health_status(
+    inputs: HealthInputs, thresholds: HealthThresholds | None = None
+) -> tuple[str, list[Check]]:
+    """The overall status (the worst check) and every check, in a fixed order."""
+    t = thresholds or HealthThresholds()
+    window_minutes = t.webhook_failures_window_seconds / 60
+    checks = [
+        _utilisation(inputs.utilisation, t),
+        _count(
+            "pending_retries",
+            inputs.pending_retries,
+            "retry entries pending",
+            warning=t.pending_retries_warning,
+        ),
+        _count(
+            "dead_retries",
+            inputs.dead_retries,
+            "retry entries dead (retries exhausted)",
+            critical=t.dead_retries_critical,
+        ),
+        _heartbeat(inputs.heartbeat_age_seconds, t),
+        _count(
+            "stuck_executions",
+            inputs.stuck_executions,
+            "executions pending or starting past their lease",
+            warning=t.stuck_executions_warning,
+            critical=t.stuck_executions_critical,
+        ),
+        _count(
+            "webhook_failures",
+            inputs.webhook_failures,
+            f"webhook events failed in the last {window_minutes:g} min",
+            warning=t.webhook_failures_warning,
+        ),
+    ]
+    return worst([c.status for c in checks]), checks
+
+
+def _seconds(delta: timedelta | None) -> float | None:
+    return None if delta is None else max(delta.total_seconds(), 0.0)
+
+
+def health_inputs(thresholds: HealthThresholds | None = None) -> HealthInputs:
+    """Read the inputs with five aggregate queries, whatever the number of rows. Ages are
+    measured on the database clock, like every other time decision of the scheduler."""
+    t = thresholds or HealthThresholds()
+    batches = Batch.objects.filter(status=BatchStatus.ACTIVE).aggregate(
+        used=Sum("business_count"), room=Sum("capacity")
+    )
+    retries = RetryEntry.objects.aggregate(
+        pending=Count("id", filter=Q(state=RetryState.PENDING)),
+        dead=Count("id", filter=Q(state=RetryState.DEAD)),
+    )
+    heartbeat = Heartbeat.objects.filter(kind=DISPATCHER_KIND).aggregate(
+        age=ExpressionWrapper(Now() - Max("last_seen_at"), output_field=DurationField())
+    )
+    stuck = Execution.objects.filter(
+        state__in=[ExecutionState.PENDING, ExecutionState.STARTING], lease_expires_at__lt=Now()
+    ).aggregate(n=Count("id"))
+    window = timedelta(seconds=t.webhook_failures_window_seconds)
+    webhooks = WebhookEvent.objects.filter(
+        status=WebhookStatus.FAILED, received_at__gte=Now() - window
+    ).aggregate(n=Count("id"))
+    return HealthInputs(
+        utilisation=(batches["used"] * 100.0 / batches["room"]) if batches["room"] else None,
+        pending_retries=retries["pending"],
+        dead_retries=retries["dead"],
+        heartbeat_age_seconds=_seconds(heartbeat["age"]),
+        stuck_executions=stuck["n"],
+        webhook_failures=webhooks["n"],
+    )
+
+
+def health_report() -> tuple[str, list[Check]]:
+    thresholds = HealthThresholds.from_settings()
+    return health_status(health_inputs(thresholds), thresholds)
