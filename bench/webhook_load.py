@@ -10,21 +10,16 @@ stopped at the end, also on error. No Celery worker runs: processing messages qu
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from _common import (
-    ROOT,
     Row,
     configure,
     flush_broker,
@@ -34,6 +29,7 @@ from _common import (
     sql,
     verdict,
 )
+from _http import free_port, gunicorn, parse_wrk
 
 TARGET_RPS, TARGET_P99_MS = 500, 50.0
 SECRET = "bench-webhook-secret"
@@ -96,60 +92,10 @@ class Result:
     command: str
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(config: str, conn_max_age: int, port: int) -> Iterator[str]:
-    """`config` is sync:<workers> or gthread:<workers>x<threads>; stopped on the way out."""
-    kind, _, size = config.partition(":")
-    workers, _, threads = size.partition("x")
-    cmd = [sys.executable, "-m", "gunicorn", "scheduler_project.wsgi:application"]
-    cmd += ["--bind", f"127.0.0.1:{port}", "--workers", workers, "--worker-class", kind]
-    cmd += ["--threads", threads or "1", "--log-level", "warning", "--chdir", str(ROOT)]
-    env = os.environ | {
-        "APIFY_WEBHOOK_SECRET": SECRET,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "CONN_MAX_AGE": str(conn_max_age),
-    }
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # any HTTP answer means a worker has loaded Django
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                    probe = f"OPTIONS {PATH} HTTP/1.0\r\nX-Webhook-Secret: {SECRET}\r\n\r\n"
-                    s.sendall(probe.encode())
-                    if s.recv(16).startswith(b"HTTP/"):
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not come up ({proc.returncode})")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}{PATH}"
-    finally:
-        proc.terminate()  # SIGTERM to our own master: graceful stop of its workers
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def wrk_cmd(url: str, script: Path, seconds: int, connections: int, prefix: str) -> list[str]:
     threads = str(min(2, connections))
     load = ["-t", threads, "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s"]
     return ["wrk", *load, "--latency", "-s", str(script), url, "--", prefix, "30", SECRET]
-
-
-def millis(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def reset() -> None:
@@ -159,7 +105,9 @@ def reset() -> None:
 
 def run_one(config: str, cma: int, script: Path, seconds: int, connections: int) -> Result:
     reset()
-    with gunicorn(config, cma, free_port()) as url:
+    env = {"APIFY_WEBHOOK_SECRET": SECRET, "CONN_MAX_AGE": str(cma)}
+    with gunicorn(config, free_port(), env) as base:
+        url = base + PATH
         warm = wrk_cmd(url, script, 2, connections, "warm")
         subprocess.run(warm, check=True, capture_output=True, timeout=30)
         time.sleep(1)  # let the warm-up's last requests commit before the reset
@@ -170,19 +118,18 @@ def run_one(config: str, cma: int, script: Path, seconds: int, connections: int)
         rows = int(sql("SELECT count(*) FROM webhooks_webhookevent")[0][0])
         messages = queue_length()
     text = out.stdout
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", text, re.M))
+    wrk = parse_wrk(text)
     counts = [list(map(int, m)) for m in re.findall(r"^STATUS (\d+) (\d+) (\d+)$", text, re.M)]
-    errors = re.search(r"Socket errors: (.*)$", text, re.M)
     return Result(
         config=f"{config} CONN_MAX_AGE={cma}",
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),  # type: ignore[union-attr]
-        p50=millis(pct["50"]),
-        p99=millis(pct["99"]),
-        requests=int(re.search(r"(\d+) requests in", text).group(1)),  # type: ignore[union-attr]
+        rps=wrk.rps,
+        p50=wrk.p50,
+        p99=wrk.p99,
+        requests=wrk.requests,
         accepted=sum(c[0] for c in counts),
         duplicates=sum(c[1] for c in counts),
         other=sum(c[2] for c in counts),
-        socket_errors=errors.group(1) if errors else "none",
+        socket_errors=wrk.socket_errors,
         rows=rows,
         messages=messages,
         command=" ".join(cmd),

@@ -39,6 +39,9 @@ def team_effective_intervals(team: Team) -> dict[str, int]:
 
 def team_get(*, team_id: str) -> Team:
     """The team of a request path; DoesNotExist (a 404) otherwise."""
+    if "\x00" in team_id:
+        # PostgreSQL text cannot hold NUL: no team has it, and the query would fail (a 500).
+        raise Team.DoesNotExist
     return Team.objects.get(team_id=team_id)
 
 
@@ -67,3 +70,8 @@ def review_feed(*, business: Business, since: datetime | None = None) -> QuerySe
     if since is not None:
         queryset = queryset.filter(scraped_at__gte=since)
     return queryset
+
+
+def business_get_any(*, business_id: int) -> Business:
+    """Any team's business, for operators; DoesNotExist (a 404) otherwise."""
+    return Business.objects.get(id=business_id)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
+from admin_ui.services import audit_event_record
 from businesses.models import (
     MAX_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
@@ -261,6 +262,21 @@ def _insert_new_businesses(
 # --- custom intervals ------------------------------------------------------------------------
 
 
+def _custom_interval_locked(*, team: Team, platform: str | None) -> CustomInterval | None:
+    rows = CustomInterval.objects.select_for_update().filter(team=team, platform=platform or "")
+    return rows.first()
+
+
+def _custom_interval_state(custom: CustomInterval | None) -> dict | None:
+    if custom is None:
+        return None
+    return {
+        "platform": custom.platform or None,
+        "interval_minutes": custom.interval_minutes,
+        "expires_at": custom.expires_at.isoformat() if custom.expires_at else None,
+    }
+
+
 @transaction.atomic
 def custom_interval_set(
     *,
@@ -270,8 +286,13 @@ def custom_interval_set(
     expires_at: datetime | None = None,
     reason: str = "",
     created_by: str = "",
+    actor: str = "",
 ) -> CustomInterval:
-    """Override a team's interval (for one platform or all) and move its businesses now."""
+    """Override a team's interval (for one platform or all) and move its businesses now.
+
+    Audited as `custom_interval.set` on the team, with the override before and after and
+    how many assignments moved.
+    """
     if (
         not isinstance(interval_minutes, int)
         or isinstance(interval_minutes, bool)
@@ -282,6 +303,8 @@ def custom_interval_set(
         _validate_platform(platform)
     if expires_at is not None and expires_at <= db_now():
         raise ValidationError({"expires_at": [EXPIRY_IN_PAST]})
+    previous = _custom_interval_locked(team=team, platform=platform)
+    before = _custom_interval_state(previous)
     custom, _ = CustomInterval.objects.update_or_create(
         team=team,
         platform=platform or "",
@@ -289,21 +312,44 @@ def custom_interval_set(
             "interval_minutes": interval_minutes,
             "expires_at": expires_at,
             "reason": reason,
-            "created_by": created_by,
+            "created_by": created_by or actor,
         },
     )
-    team_reassign(team=team, platform=platform)
+    sync = team_reassign(team=team, platform=platform)
+    audit_event_record(
+        actor=actor or created_by,
+        action="custom_interval.set",
+        obj=team,
+        before=before,
+        after={**_custom_interval_state(custom), "moved": sync.moved, "created": sync.created},
+        reason=reason,
+    )
     return custom
 
 
 @transaction.atomic
-def custom_interval_remove(*, team: Team, platform: str | None = None) -> None:
-    """Drop an override: the team falls back to its tier default (or its team-wide one)."""
-    deleted, _ = CustomInterval.objects.filter(team=team, platform=platform or "").delete()
-    if not deleted:
+def custom_interval_remove(
+    *, team: Team, platform: str | None = None, actor: str = "", reason: str = ""
+) -> None:
+    """Drop an override: the team falls back to its tier default (or its team-wide one).
+
+    Audited as `custom_interval.remove` on the team.
+    """
+    previous = _custom_interval_locked(team=team, platform=platform)
+    if previous is None:
         scope = f"platform {platform}" if platform else "all platforms"
         raise ValidationError({"platform": [CUSTOM_INTERVAL_MISSING.format(scope=scope)]})
-    team_reassign(team=team, platform=platform)
+    before = _custom_interval_state(previous)
+    previous.delete()
+    sync = team_reassign(team=team, platform=platform)
+    audit_event_record(
+        actor=actor,
+        action="custom_interval.remove",
+        obj=team,
+        before=before,
+        after={"platform": platform or None, "moved": sync.moved},
+        reason=reason,
+    )
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ survives any worker or broker restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 RETRY_RUNNING = "A retry of this business is running now."
 BUSINESS_INACTIVE = "The business was deactivated before its retry."
+RETRY_BUSINESS_INACTIVE = "An inactive business is not scraped: activate it before retrying."
+RETRY_NOT_SCHEDULED = "The business is no longer scheduled for this scrape type."
 
 
 def _delay(attempts_done: int) -> timedelta | None:
@@ -161,12 +163,24 @@ def retry_entries_process_due(*, limit: int = 200) -> list:
 
 
 @transaction.atomic
-def retry_force(*, business: Business, actor: str = "", reason: str = "") -> list[RetryEntry]:
-    """Retry a business now, for each of its scrape types: a pending entry is brought
-    forward; without an open entry (none yet, or only dead ones) a fresh one is opened."""
+def retry_force(
+    *,
+    business: Business,
+    actor: str = "",
+    reason: str = "",
+    scrape_types: Sequence[str] | None = None,
+) -> list[RetryEntry]:
+    """Retry a business now, for each of its scrape types (or the given ones): a pending
+    entry is brought forward; without an open entry (none yet, or only dead ones) a fresh
+    one is opened. An inactive business, or a running retry, is a conflict."""
+    if not business.active:
+        raise ConflictError(RETRY_BUSINESS_INACTIVE)
+    chosen = [st for st in business.scrape_types if scrape_types is None or st in scrape_types]
+    if not chosen:
+        raise ConflictError(RETRY_NOT_SCHEDULED)
     now = db_now()
     entries = []
-    for scrape_type in business.scrape_types:
+    for scrape_type in chosen:
         entry = (
             RetryEntry.objects.select_for_update()
             .filter(business=business, scrape_type=scrape_type, state__in=OPEN_RETRY_STATES)

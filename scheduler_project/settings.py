@@ -97,6 +97,11 @@ REST_FRAMEWORK = {
         "admin_ui.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["admin_ui.authentication.IsOperator"],
+    "DEFAULT_PARSER_CLASSES": [
+        "scheduler_project.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "scheduler_project.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "scheduler_project.api.exception_handler",

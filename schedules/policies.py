@@ -122,3 +122,13 @@ def plan_due_slot(
 def first_slot_at_or_after(grid: Grid, moment: datetime) -> datetime:
     latest = grid.latest_at_or_before(moment)
     return latest if latest == moment else grid.next_after(moment)
+
+
+def upcoming_slots(grid: Grid, start: datetime, count: int) -> list[datetime]:
+    """`count` run times of `grid`: `start` (a slot) and the slots after it."""
+    slots: list[datetime] = []
+    slot = start
+    while len(slots) < count:
+        slots.append(slot)
+        slot = grid.next_after(slot)
+    return slots

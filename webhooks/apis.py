@@ -6,7 +6,6 @@ import hmac
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
@@ -76,15 +75,14 @@ class ApifyWebhookApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            delivery = webhook_event_receive(
-                run_id=serializer.validated_data["resource"]["id"],
-                event_type=serializer.validated_data["eventType"],
-                payload=request.data,
-                dispatch_id=request.headers.get("X-Apify-Webhook-Dispatch-Id", "")[:64],
-            )
+        delivery = webhook_event_receive(
+            run_id=serializer.validated_data["resource"]["id"],
+            event_type=serializer.validated_data["eventType"],
+            payload=request.data,
+            dispatch_id=request.headers.get("X-Apify-Webhook-Dispatch-Id", "")[:64],
+        )
         if delivery.duplicate:
             return Response({"status": "duplicate"}, status=status.HTTP_200_OK)
         return Response(
-            {"status": "accepted", "id": delivery.event.id}, status=status.HTTP_202_ACCEPTED
+            {"status": "accepted", "id": delivery.event_id}, status=status.HTTP_202_ACCEPTED
         )

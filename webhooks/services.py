@@ -41,7 +41,7 @@ NO_OVERVIEW_ITEM = "The run returned no overview item for this business."
 
 @dataclass(frozen=True)
 class Delivery:
-    event: WebhookEvent
+    event_id: int
     duplicate: bool
 
 
@@ -52,21 +52,53 @@ def webhook_event_receive(
 
     Processing is enqueued after commit; a duplicate only bumps a counter.
     """
+    payload = _jsonb_safe(payload)
+    if connection.vendor == "postgresql":
+        event_id, inserted = _upsert_event(run_id, event_type, payload, dispatch_id)
+    else:
+        event_id, inserted = _create_or_count_event(run_id, event_type, payload, dispatch_id)
+    if inserted:
+        from webhooks.tasks import process_webhook_event
+
+        transaction.on_commit(lambda: process_webhook_event.delay(event_id))
+    return Delivery(event_id=event_id, duplicate=not inserted)
+
+
+def _upsert_event(
+    run_id: str, event_type: str, payload: object, dispatch_id: str
+) -> tuple[int, bool]:
+    """ONE statement for both cases, so the endpoint stays fast under Apify's retries:
+    `xmax = 0` tells a fresh insert from a conflict that bumped the counter."""
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (run_id, event_type, dispatch_id, payload, status, duplicates,
+                                 error, received_at)
+            VALUES (%s, %s, %s, %s::jsonb, %s, 0, '', statement_timestamp())
+            ON CONFLICT (run_id, event_type) DO UPDATE SET duplicates = {table}.duplicates + 1
+            RETURNING id, (xmax = 0)
+            """,
+            [run_id, event_type, dispatch_id, json.dumps(payload), WebhookStatus.RECEIVED],
+        )
+        event_id, inserted = cursor.fetchone()
+    return event_id, inserted
+
+
+def _create_or_count_event(
+    run_id: str, event_type: str, payload: object, dispatch_id: str
+) -> tuple[int, bool]:
+    """The same on the embedded SQLite default, in two steps."""
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
-                run_id=run_id, event_type=event_type, payload=_jsonb_safe(payload),
-                dispatch_id=dispatch_id,
+                run_id=run_id, event_type=event_type, payload=payload, dispatch_id=dispatch_id
             )
+            return event.id, True
     except IntegrityError:
-        WebhookEvent.objects.filter(run_id=run_id, event_type=event_type).update(
-            duplicates=F("duplicates") + 1
-        )
-        return Delivery(event=WebhookEvent(run_id=run_id, event_type=event_type), duplicate=True)
-    from webhooks.tasks import process_webhook_event
-
-    transaction.on_commit(lambda: process_webhook_event.delay(event.id))
-    return Delivery(event=event, duplicate=False)
+        events = WebhookEvent.objects.filter(run_id=run_id, event_type=event_type)
+        events.update(duplicates=F("duplicates") + 1)
+        return events.values_list("id", flat=True).get(), False
 
 
 def webhook_event_process(*, event_id: int) -> str:

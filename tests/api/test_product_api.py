@@ -326,3 +326,17 @@ def test_an_unknown_api_path_answers_json_404(product_client: APIClient) -> None
     response = product_client.get("/api/v1/teams/alice/businesses/not-a-number/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+def test_a_lone_surrogate_in_json_is_400_not_a_database_error(
+    product_client: APIClient, alice: Team
+) -> None:
+    response = product_client.post(
+        f"{TEAMS}/alice/businesses/",
+        data='{"platform": "google", "external_id": "ChIJN1t_tDeuEmsRUsoyG83frY4", '
+        '"name": "\\ud800"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "invalid text" in response.json()["detail"]
+    assert not Business.objects.exists()
