@@ -21,6 +21,7 @@ from businesses.platforms import PLATFORM_CHOICES, ScrapeType
 from businesses.selectors import (
     business_get,
     business_list,
+    businesses_with_assignments,
     review_feed,
     team_effective_intervals,
     team_get,
@@ -63,15 +64,7 @@ class BusinessOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(AssignmentSerializer(many=True))
     def get_assignments(self, business: Business) -> list[dict]:
-        # Reads the prefetched mappings: no query per business.
-        return [
-            {
-                "scrape_type": m.scrape_type,
-                "schedule_id": m.batch_id,
-                "interval_minutes": m.batch.group.interval_minutes,
-            }
-            for m in sorted(business.mappings.all(), key=lambda m: m.scrape_type)
-        ]
+        return business.assignments  # attached by businesses_with_assignments
 
 
 class TeamOutputSerializer(serializers.ModelSerializer):
@@ -150,6 +143,7 @@ class BusinessListApi(ProductApi):
         queryset = business_list(team=team_get(team_id=team_id), filters=filters.validated_data)
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
+        page = businesses_with_assignments(page)
         return paginator.get_paginated_response(BusinessOutputSerializer(page, many=True).data)
 
     @extend_schema(

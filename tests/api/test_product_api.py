@@ -340,3 +340,22 @@ def test_a_lone_surrogate_in_json_is_400_not_a_database_error(
     assert response.status_code == 400
     assert "invalid text" in response.json()["detail"]
     assert not Business.objects.exists()
+
+
+def test_last_used_is_refreshed_at_most_once_a_minute(alice: Team) -> None:
+    from datetime import timedelta
+
+    from admin_ui.models import ApiKey
+    from admin_ui.services import api_key_create
+
+    row, key = api_key_create(name="svc")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    client.get(f"{TEAMS}/alice/")
+    first = ApiKey.objects.get(id=row.id).last_used_at
+    assert first is not None
+    client.get(f"{TEAMS}/alice/")
+    assert ApiKey.objects.get(id=row.id).last_used_at == first
+    ApiKey.objects.filter(id=row.id).update(last_used_at=first - timedelta(minutes=2))
+    client.get(f"{TEAMS}/alice/")
+    assert ApiKey.objects.get(id=row.id).last_used_at > first - timedelta(minutes=2)
