@@ -16,6 +16,7 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("dashboard/", include("admin_ui.urls_dashboard")),
     path("api/v1/", include(api_v1)),
     path("", include("admin_ui.urls_probes")),
 ]

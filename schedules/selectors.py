@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
 
 from businesses.models import Business, Team
 from businesses.selectors import team_effective_intervals, team_get
-from schedules.models import Batch, BatchStatus, Execution, Mapping
+from schedules.models import Batch, BatchStatus, Execution, Mapping, ScheduleGroup
 from schedules.policies import first_slot_at_or_after, upcoming_slots
+from schedules.states import ExecutionState
 
 NEXT_RUNS = 10
 LAST_EXECUTIONS = 5
@@ -147,3 +149,35 @@ def team_schedules_get(*, team_id: str) -> Team:
     team.custom_interval_rows = list(team.custom_intervals.order_by("platform"))
     team.effective_intervals = team_effective_intervals(team)
     return team
+
+
+def executions_per_hour(*, since: datetime) -> list[dict]:
+    """Executions and failures per hour since `since` (one aggregate query), for charts."""
+    rows = (
+        Execution.objects.filter(created_at__gte=since)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(
+            total=Count("id"),
+            failed=Count("id", filter=Q(state=ExecutionState.FAILED)),
+        )
+        .order_by("hour")
+    )
+    return list(rows)
+
+
+def group_utilisation() -> list[dict]:
+    """Per global schedule: active batches, businesses, room and utilisation (one query)."""
+    active = Q(batches__status=BatchStatus.ACTIVE)
+    rows = (
+        ScheduleGroup.objects.annotate(
+            active_batches=Count("batches", filter=active),
+            used=Sum("batches__business_count", filter=active),
+            room=Sum("batches__capacity", filter=active),
+        )
+        .filter(active_batches__gt=0)
+        .order_by("platform", "scrape_type", "interval_minutes")
+        .values("id", "platform", "scrape_type", "interval_minutes", "active_batches", "used",
+                "room")
+    )
+    return [{**r, "percent": round(100 * (r["used"] or 0) / r["room"], 1)} for r in rows]
