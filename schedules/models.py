@@ -1,11 +1,13 @@
 import uuid
+from zoneinfo import available_timezones
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from businesses.models import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
-from schedules.policies import CronGrid, Grid, IntervalGrid
+from schedules.policies import CronGrid, Grid, IntervalGrid, is_valid_cron
 from schedules.querysets import BatchQuerySet
 from schedules.states import ExecutionState
 
@@ -44,6 +46,16 @@ class ScheduleGroup(models.Model):
     def __str__(self) -> str:
         when = self.cron_expression or f"every {self.interval_minutes} min"
         return f"{self.platform}/{self.scrape_type} {when}"
+
+    def clean(self) -> None:
+        """A cron expression and a time zone the dispatcher can compute (admin forms)."""
+        errors = {}
+        if self.cron_expression and not is_valid_cron(self.cron_expression):
+            errors["cron_expression"] = ["Not a valid cron expression (5 fields)."]
+        if self.timezone not in available_timezones():
+            errors["timezone"] = ["Unknown time zone, e.g. Europe/Prague."]
+        if errors:
+            raise ValidationError(errors)
 
     def grid(self, offset_seconds: int = 0) -> Grid:
         """The run times of a batch of this group with the given stagger offset."""

@@ -115,3 +115,27 @@ def test_cron_grid_adds_the_batch_offset_and_counts_missed_slots() -> None:
     )
     assert (plan.run_slot, plan.missed) == (T0 + timedelta(minutes=47), 3)
     assert plan.next_run_at == T0 + timedelta(minutes=62)
+
+
+def test_a_group_refuses_a_bad_cron_expression_or_time_zone() -> None:
+    from django.core.exceptions import ValidationError
+
+    from schedules.models import ScheduleGroup
+
+    group = ScheduleGroup(
+        platform="google",
+        scrape_type="reviews",
+        interval_minutes=60,
+        cron_expression="61 * * *",
+        timezone="Mars/Olympus",
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        group.clean()
+    assert set(excinfo.value.message_dict) == {"cron_expression", "timezone"}
+    ScheduleGroup(
+        platform="google",
+        scrape_type="reviews",
+        interval_minutes=60,
+        cron_expression="0 3 * * *",
+        timezone="Europe/Prague",
+    ).clean()
