@@ -177,7 +177,8 @@ def group_utilisation() -> list[dict]:
         )
         .filter(active_batches__gt=0)
         .order_by("platform", "scrape_type", "interval_minutes")
-        .values("id", "platform", "scrape_type", "interval_minutes", "active_batches", "used",
-                "room")
+        .values(
+            "id", "platform", "scrape_type", "interval_minutes", "active_batches", "used", "room"
+        )
     )
     return [{**r, "percent": round(100 * (r["used"] or 0) / r["room"], 1)} for r in rows]
