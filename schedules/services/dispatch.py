@@ -9,8 +9,6 @@ whatever happens.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +18,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from schedules.dbclock import db_now
-from schedules.models import Batch, Execution, Heartbeat, MisfirePolicy, OverlapPolicy, Trigger
+from schedules.heartbeats import heartbeat_record
+from schedules.models import Batch, Execution, MisfirePolicy, OverlapPolicy, Trigger
 from schedules.policies import plan_due_slot
 from schedules.services.enqueue import executions_enqueue_start
 from schedules.states import ACTIVE_STATES, ExecutionState, sources_of
@@ -194,13 +193,6 @@ def executions_recover_expired_leases(*, limit: int = 500) -> list:
         )
         executions_enqueue_start(expired)
     return expired
-
-
-def heartbeat_record(kind: str, **details: object) -> None:
-    name = f"{kind}:{socket.gethostname()}:{os.getpid()}"
-    Heartbeat.objects.update_or_create(
-        name=name, defaults={"kind": kind, "last_seen_at": db_now(), "details": details}
-    )
 
 
 def dispatch_tick(*, chunk_size: int | None = None, max_chunks: int = 1000) -> TickResult:

@@ -207,3 +207,26 @@ def test_the_fingerprint_sees_a_staff_action(world: dict) -> None:
     url = reverse("dashboard:execution-cancel", kwargs={"execution_id": world["execution"].id})
     assert _client("staff", staff=True).post(url, {"reason": "control"}).status_code == 302
     assert state_fingerprint() != before
+
+
+def test_the_overview_query_count_does_not_grow_with_rows(client, django_user_model) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from businesses.services import team_upsert
+    from schedules.services.assignment import schedule_groups_init
+    from schedules.services.batches import batch_trigger
+    from tests.conftest import register_google
+
+    user = django_user_model.objects.create_user("op", password="pw", is_staff=True)
+    client.force_login(user)
+    schedule_groups_init()
+
+    def queries_after_adding(team_id: str, tier: str, count: int) -> int:
+        businesses = register_google(team_upsert(team_id=team_id, tier=tier)[0], count)
+        batch_trigger(batch_id=businesses[0].mappings.first().batch_id)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/dashboard/").status_code == 200
+        return len(ctx.captured_queries)
+
+    assert queries_after_adding("ten", "free", 10) == queries_after_adding("more", "starter", 200)

@@ -1,0 +1,30 @@
+"""Heartbeats: the last sign of life of each dispatcher and worker, for health and the
+dashboard. Written on the database clock."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from django.db import close_old_connections
+
+from schedules.dbclock import db_now
+from schedules.models import Heartbeat
+
+WORKER_HEARTBEAT_SECONDS = 30
+
+
+def heartbeat_record(kind: str, name: str | None = None, **details: object) -> None:
+    name = name or f"{kind}:{socket.gethostname()}:{os.getpid()}"
+    Heartbeat.objects.update_or_create(
+        name=name, defaults={"kind": kind, "last_seen_at": db_now(), "details": details}
+    )
+
+
+def worker_heartbeat(hostname: str) -> None:
+    """Called from the Celery worker's timer thread: its own connection, closed when stale."""
+    close_old_connections()
+    try:
+        heartbeat_record("worker", name=f"worker:{hostname}")
+    finally:
+        close_old_connections()
