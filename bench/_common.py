@@ -82,23 +82,26 @@ def flush_broker() -> None:
     redis_client().flushdb()
 
 
-def queue_name() -> str:
+def queue_names() -> list[str]:
+    """Every queue the project publishes to (one per workflow, plus the default)."""
     from django.conf import settings
 
-    return str(settings.CELERY_TASK_DEFAULT_QUEUE)
+    return str(settings.ALL_QUEUES).split(",")
 
 
 def queue_length() -> int:
-    return int(redis_client().llen(queue_name()))
+    client = redis_client()
+    return sum(int(client.llen(name)) for name in queue_names())
 
 
 def queued_messages() -> list[tuple[str, list]]:
-    """(task name, positional args) of every Celery message waiting in the default queue."""
+    """(task name, positional args) of every Celery message waiting in any queue."""
     import base64
     import json
 
     messages = []
-    for raw in redis_client().lrange(queue_name(), 0, -1):
+    client = redis_client()
+    for raw in (m for name in queue_names() for m in client.lrange(name, 0, -1)):
         envelope = json.loads(raw)
         body = envelope["body"]
         if envelope.get("properties", {}).get("body_encoding") == "base64":

@@ -20,7 +20,6 @@ from _common import (
     flush_broker,
     print_table,
     queue_length,
-    queue_name,
     queued_messages,
     rate,
     recreate_database,
@@ -228,7 +227,7 @@ def main() -> int:
     chunk, size = settings.SCHEDULER_CLAIM_CHUNK, settings.SCHEDULER_START_MESSAGE_SIZE
     print_table(
         f"dispatch: {args.batches:,} due batches, claim chunk {chunk},"
-        f" {size} executions per start message, queue {queue_name()!r}",
+        f" {size} executions per start message, queue 'start'",
         ("figure", "value", "target / expected", "verdict"),
         dispatch_rows(runs, args.batches, args.baseline_rate),
     )

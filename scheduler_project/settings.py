@@ -159,7 +159,22 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="scheduler")
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Independent workflows: each runs on its own queue, so a backlog or a crash in one (say,
+# a slow Apify making starts pile up) never delays another (the dispatch tick, webhooks).
+SCHEDULER_QUEUES = {
+    "dispatch": ["schedules.tasks.dispatch", "schedules.tasks.expire_custom_intervals"],
+    "start": ["schedules.tasks.executions_start"],
+    "ingest": ["webhooks.tasks.process_webhook_event"],
+    "retry": ["retry.tasks.process_due"],
+    "maintenance": ["schedules.tasks.reconcile", "retry.tasks.cleanup", "schedules.tasks.*"],
+}
+CELERY_TASK_ROUTES = {
+    task: {"queue": queue} for queue, tasks in SCHEDULER_QUEUES.items() for task in tasks
+}
+# A worker started without -Q consumes every queue (the embedded default and run_stack).
+CELERY_TASK_CREATE_MISSING_QUEUES = True
+ALL_QUEUES = ",".join([*SCHEDULER_QUEUES, CELERY_TASK_DEFAULT_QUEUE])
+CELERY_BEAT_SCHEDULER = "scheduler_project.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- Apify ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class CeleryStack:
         self.env, self.logs, self.processes = env, logs, []
 
     def start(self) -> None:
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        queue = settings.ALL_QUEUES
         self._spawn(
             "worker",
             [

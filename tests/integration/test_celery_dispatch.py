@@ -55,8 +55,8 @@ def test_beat_and_worker_dispatch_a_due_batch_to_apify(
     execution.refresh_from_db()
     assert execution.apify_run_id in fake.runs
     assert execution.trigger == "scheduled" and execution.state == ExecutionState.RUNNING
-    # The worker and the beat-driven tick both left a sign of life for health.
-    assert set(Heartbeat.objects.values_list("kind", flat=True)) == {"worker", "dispatcher"}
+    # The beat, the worker and the tick it ran each left a sign of life for health.
+    assert set(Heartbeat.objects.values_list("kind", flat=True)) == {"worker", "dispatcher", "beat"}
     celery_stack.stop()
     # Exactly one run for the slot, however many ticks the beat sent meanwhile.
     assert len([r for r in fake.requests if r.method == "POST"]) == 1

@@ -74,7 +74,7 @@ class Command(BaseCommand):
             "--pool=threads",
             f"--concurrency={options['concurrency']}",
             "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
+            settings.ALL_QUEUES,
             "--loglevel=INFO",
         ]
         commands["beat"] = [
