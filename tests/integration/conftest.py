@@ -41,19 +41,7 @@ class CeleryStack:
         self.env, self.logs, self.processes = env, logs, []
 
     def start(self) -> None:
-        queue = settings.ALL_QUEUES
-        self._spawn(
-            "worker",
-            [
-                "worker",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ],
-        )
+        self.start_worker()
         self._spawn(
             "beat",
             [
@@ -64,16 +52,32 @@ class CeleryStack:
             ],
         )
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        self.processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "scheduler_project", *args],
-                cwd=REPO,
-                env=self.env,
-                stdout=(self.logs / f"{name}.log").open("w"),
-                stderr=subprocess.STDOUT,
-            )
+    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:
+        """A worker on every queue; `env` overrides settings for this worker only."""
+        args = [
+            "worker",
+            "--pool=solo",
+            "-Q",
+            settings.ALL_QUEUES,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            f"--hostname={name}@%h",
+        ]
+        return self._spawn(name, args, env)
+
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "scheduler_project", *args],
+            cwd=REPO,
+            env={**self.env, **(env or {})},
+            stdout=(self.logs / f"{name}.log").open("w"),
+            stderr=subprocess.STDOUT,
         )
+        self.processes.append(process)
+        return process
 
     def dump_logs(self) -> str:
         return "\n".join(
