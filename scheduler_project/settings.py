@@ -241,3 +241,10 @@ SCHEDULER_HEALTH_WEBHOOK_FAILURES_WINDOW_SECONDS = env.int(
 READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", 2.0)
 # When set, /metrics asks for `Authorization: Bearer <token>`.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Retention (bulk, hourly) -------------------------------------------------------------
+SCHEDULER_RETENTION_EXECUTIONS_DAYS = env.int("SCHEDULER_RETENTION_EXECUTIONS_DAYS", default=30)
+SCHEDULER_RETENTION_KEEP_PER_BATCH = env.int("SCHEDULER_RETENTION_KEEP_PER_BATCH", default=50)
+# Webhook dedupe records: never under 3 days (Apify retries a delivery for ~32 h).
+SCHEDULER_RETENTION_WEBHOOK_DAYS = env.int("SCHEDULER_RETENTION_WEBHOOK_DAYS", default=7)
+SCHEDULER_RETENTION_CHUNK = env.int("SCHEDULER_RETENTION_CHUNK", default=1000)

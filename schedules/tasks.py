@@ -10,12 +10,14 @@ from businesses.services import custom_intervals_expire
 from schedules.services.dispatch import dispatch_tick
 from schedules.services.execution_start import execution_start
 from schedules.services.reconcile import executions_abort_cancelled, executions_reconcile
+from schedules.services.retention import history_prune
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_TASK_NAME = "schedules.tasks.dispatch"
 EXPIRE_TASK_NAME = "schedules.tasks.expire_custom_intervals"
 RECONCILE_TASK_NAME = "schedules.tasks.reconcile"
+RETENTION_TASK_NAME = "schedules.tasks.prune_history"
 
 
 @shared_task(name=DISPATCH_TASK_NAME, ignore_result=True)
@@ -43,3 +45,8 @@ def expire_custom_intervals() -> int:
 @shared_task(name=RECONCILE_TASK_NAME, ignore_result=True)
 def reconcile() -> dict:
     return {"finished": executions_reconcile(), "aborted": executions_abort_cancelled()}
+
+
+@shared_task(name=RETENTION_TASK_NAME, ignore_result=True)
+def prune_history() -> dict:
+    return history_prune().as_dict()
