@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.db.models.functions import Now
 
 from admin_ui.services import audit_event_record
@@ -235,15 +236,24 @@ def businesses_bulk_register(
     except IntegrityError:
         # A concurrent import inserted some of the same businesses: look again, once.
         existing, created = _insert_new_businesses(prepared)
-    # Existing businesses are synced too: a re-run repairs a missing mapping and moves
-    # nothing else.
+    # A re-run repairs an existing business that lacks one of its mappings, and touches
+    # nothing else: only those are synced (found with one aggregate query).
     sync = assignments_sync(businesses=created, fresh=True)
-    repair = assignments_sync(businesses=[b for b in existing if b.active])
+    repair = assignments_sync(businesses=_missing_mappings(existing))
     return BulkResult(
         created=len(created),
         existing=len(existing),
         mappings_created=sync.created + repair.created,
     )
+
+
+def _missing_mappings(businesses: list[Business]) -> list[Business]:
+    counts = dict(
+        Business.objects.filter(id__in=[b.id for b in businesses], active=True)
+        .annotate(mapped=Count("mappings"))
+        .values_list("id", "mapped")
+    )
+    return [b for b in businesses if b.id in counts and counts[b.id] < len(b.scrape_types)]
 
 
 def _insert_new_businesses(
