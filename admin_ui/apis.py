@@ -14,7 +14,14 @@ from businesses.models import CustomInterval, Team
 from businesses.platforms import PLATFORM_CHOICES
 from businesses.selectors import team_get
 from businesses.services import custom_interval_remove, custom_interval_set
-from scheduler_project.api import ERRORS, PAGE_PARAMETERS, OperatorApi, page_of, paginate
+from scheduler_project.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    OperatorApi,
+    page_of,
+    paginate,
+    query_filters,
+)
 from schedules.models import Mapping
 from schedules.selectors import team_schedules_get
 
@@ -144,9 +151,8 @@ class TeamCustomIntervalApi(OperatorApi):
     )
     def delete(self, request: Request, team_id: str) -> Response:
         team = team_get(team_id=team_id)
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        custom_interval_remove(team=team, **filters.validated_data, actor=actor_of(request))
+        filters = query_filters(request, self.FilterSerializer)
+        custom_interval_remove(team=team, **filters, actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -185,7 +191,6 @@ class AuditLogApi(OperatorApi):
         description="Every operator write, newest first.",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = audit_event_list(filters=filters.validated_data)
+        filters = query_filters(request, self.FilterSerializer)
+        queryset = audit_event_list(filters=filters)
         return paginate(request, queryset, AuditEventOutputSerializer, self)

@@ -27,7 +27,7 @@ from businesses.selectors import (
     team_get,
 )
 from businesses.services import business_delete, business_register, business_update, team_upsert
-from scheduler_project.api import ERRORS, NewestFirstCursorPagination, Pagination
+from scheduler_project.api import ERRORS, NewestFirstCursorPagination, Pagination, query_filters
 
 
 class ProductApi(APIView):
@@ -138,9 +138,8 @@ class BusinessListApi(ProductApi):
         operation_id="team_businesses_list",
     )
     def get(self, request: Request, team_id: str) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = business_list(team=team_get(team_id=team_id), filters=filters.validated_data)
+        filters = query_filters(request, self.FilterSerializer)
+        queryset = business_list(team=team_get(team_id=team_id), filters=filters)
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         page = businesses_with_assignments(page)
@@ -236,12 +235,11 @@ class BusinessReviewsApi(ProductApi):
         operation_id="team_business_reviews",
     )
     def get(self, request: Request, team_id: str, business_id: int) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_filters(request, self.FilterSerializer)
         business = business_get(team=team_get(team_id=team_id), business_id=business_id)
         paginator = NewestFirstCursorPagination()
         page = paginator.paginate_queryset(
-            review_feed(business=business, since=filters.validated_data.get("since")),
+            review_feed(business=business, since=filters.get("since")),
             request,
             view=self,
         )

@@ -20,6 +20,7 @@ from scheduler_project.api import (
     OperatorApi,
     page_of,
     paginate,
+    query_filters,
 )
 
 
@@ -66,9 +67,8 @@ class RetryQueueApi(OperatorApi):
         description="Retry entries, soonest attempt first (closed entries last).",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = retry_entry_list(filters=filters.validated_data)
+        filters = query_filters(request, self.FilterSerializer)
+        queryset = retry_entry_list(filters=filters)
         return paginate(request, queryset, RetryEntryOutputSerializer, self)
 
 

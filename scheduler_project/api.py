@@ -87,3 +87,10 @@ class OperatorApi(APIView):
     """Base of the operators' API (/api/v1/admin/): an admin key or a staff session."""
 
     permission_classes = [IsOperator]
+
+
+def query_filters(request: Request, serializer_class: type[serializers.Serializer]) -> dict:
+    """The validated query-string filters of a list endpoint (a 400 naming the field)."""
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -16,6 +16,7 @@ from scheduler_project.api import (
     OperatorApi,
     page_of,
     paginate,
+    query_filters,
 )
 from schedules.apis.serializers import (
     ExecutionOutputSerializer,
@@ -56,9 +57,8 @@ class ScheduleListApi(OperatorApi):
         description="Every batch of every global schedule, with utilisation and next run.",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = batch_list(filters=filters.validated_data)
+        filters = query_filters(request, self.FilterSerializer)
+        queryset = batch_list(filters=filters)
         return paginate(request, queryset, ScheduleOutputSerializer, self)
 
 

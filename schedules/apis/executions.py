@@ -20,6 +20,7 @@ from scheduler_project.api import (
     OperatorApi,
     page_of,
     paginate,
+    query_filters,
 )
 from schedules.apis.serializers import ExecutionDetailOutputSerializer, ExecutionOutputSerializer
 from schedules.models import Trigger
@@ -47,9 +48,8 @@ class ExecutionListApi(OperatorApi):
         description="Executions of every batch and retry, newest first.",
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = execution_list(filters=filters.validated_data)
+        filters = query_filters(request, self.FilterSerializer)
+        queryset = execution_list(filters=filters)
         return paginate(request, queryset, ExecutionOutputSerializer, self)
 
 
