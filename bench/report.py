@@ -1,0 +1,214 @@
+"""Run every benchmark of the project and print ONE table: figure, target, baseline, ratio.
+
+    python bench/report.py            # all of them, about 10 minutes
+    python bench/report.py --only ingest,validate
+
+Each benchmark runs as its own process (its own database `scheduler_bench`, Redis db 14);
+this script reads the figures from their printed tables. Figures below their target are
+listed again at the end, and so is anything that could not be measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import print_table
+
+BENCH = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    pattern: str  # a regex whose first group is the number, searched in the output
+    target: float | None = None
+    higher_is_better: bool = True
+    baseline: str | None = None  # a label of another figure, or a literal "number"
+
+
+# (benchmark script and its arguments, the figures it prints)
+BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
+    "assign": (
+        ["assign.py", "--businesses", "100000"],
+        [
+            Figure("assignment, bulk path (businesses/s)", r"^businesses/s\s*\|\s*([\d,.]+)", 5000),
+        ],
+    ),
+    "dispatch": (
+        ["compare_dispatch.py"],
+        [
+            Figure(
+                "django-celery-beat DatabaseScheduler (sends/s)",
+                r"^beat: sends/s[^|]*\|\s*([\d,.]+)",
+            ),
+            Figure(
+                "dispatch, 1 process (batches/s)",
+                r"^dispatch, 1 proc: batches/s[^|]*\|\s*([\d,.]+)",
+                2000,
+                baseline="django-celery-beat DatabaseScheduler (sends/s)",
+            ),
+            Figure(
+                "dispatch, 4 processes (batches/s)",
+                r"^dispatch, 4 proc: batches/s[^|]*\|\s*([\d,.]+)",
+                2000,
+                baseline="django-celery-beat DatabaseScheduler (sends/s)",
+            ),
+        ],
+    ),
+    "ingest": (
+        ["ingest.py", "--items", "100000", "--businesses", "500"],
+        [
+            Figure(
+                "ingest end to end (items/s)",
+                r"^execution_ingest end to end\s*\|[^|]*\|[^|]*\|\s*([\d,.]+)",
+                20000,
+            ),
+        ],
+    ),
+    "webhook": (
+        ["webhook_load.py", "--seconds", "15", "--configs", "sync:4", "--conn-max-age", "60"],
+        [
+            Figure(
+                "webhook under gunicorn (req/s)",
+                r"best config: [^:]+:\d+ [^:]+: ([\d,.]+) req/s",
+                500,
+            ),
+            Figure(
+                "webhook p99 (ms)", r"best config: .* p99 ([\d.]+) ms", 50, higher_is_better=False
+            ),
+        ],
+    ),
+    "api": (
+        ["api_load.py", "--businesses", "10000", "--seconds", "10"],
+        [
+            Figure(
+                "admin schedule list (req/s)", r"^admin schedule list \(50/page\)\s*\|\s*([\d,.]+)"
+            ),
+            Figure(
+                "product business list (req/s)",
+                r"^product business list \(50/page\)\s*\|\s*([\d,.]+)",
+            ),
+            Figure(
+                "product business list p99 (ms)",
+                r"^product business list \(50/page\)\s*\|[^|]*\|[^|]*\|\s*([\d,.]+)",
+                higher_is_better=False,
+            ),
+        ],
+    ),
+    "import": (
+        ["import.py"],
+        [
+            Figure(
+                "import_businesses, 100,000 rows (rows/s)",
+                r"^100,000 rows: rows/s\s*\|\s*([\d,.]+)",
+                5000,
+            ),
+            Figure(
+                "import_businesses peak RSS ratio 2N/N",
+                r"^peak RSS ratio 2N / N\s*\|\s*([\d.]+)",
+                1.25,
+                higher_is_better=False,
+            ),
+        ],
+    ),
+    "validate": (
+        ["validate.py"],
+        [
+            Figure(
+                "validate_global_schedules, 100,000 businesses (s)",
+                r"^TOTAL \(call_command\)\s*\|\s*([\d.]+)",
+                10,
+                higher_is_better=False,
+            ),
+        ],
+    ),
+}
+NOT_MEASURED = [
+    "dispatch lateness p50/p99 with 10,000 batches and one schedule edit per second "
+    "(no benchmark yet)",
+]
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def run(name: str, args: list[str]) -> tuple[str, float]:
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, str(BENCH / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if out.returncode != 0:
+        print(f"[{name}] exited {out.returncode}:\n{out.stderr[-2000:]}", file=sys.stderr)
+    return out.stdout, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHMARKS))
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(BENCHMARKS)
+    values: dict[str, float] = {}
+    rows, below, missing = [], [], list(NOT_MEASURED)
+    for name in chosen:
+        script, figures = BENCHMARKS[name]
+        if name in ("webhook", "api") and shutil.which("wrk") is None:
+            missing.append(f"{name}: wrk is not installed (apt-get install -y wrk)")
+            continue
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        output, seconds = run(name, script)
+        for figure in figures:
+            match = re.search(figure.pattern, output, re.M)
+            if not match:
+                missing.append(f"{figure.label}: not found in the output of {script[0]}")
+                continue
+            value = values[figure.label] = number(match.group(1))
+            base = values.get(figure.baseline) if figure.baseline else None
+            ratio = f"{value / base:,.1f}x" if base else ""
+            ok = None
+            if figure.target is not None:
+                ok = value >= figure.target if figure.higher_is_better else value <= figure.target
+                if not ok:
+                    below.append(f"{figure.label}: {value:,.2f} against {figure.target:,.2f}")
+            target = (
+                ""
+                if figure.target is None
+                else (f"{'>=' if figure.higher_is_better else '<='} {figure.target:,.2f}")
+            )
+            rows.append(
+                (
+                    figure.label,
+                    value,
+                    target,
+                    f"{base:,.0f}" if base else "",
+                    ratio,
+                    "" if ok is None else ("OK" if ok else "BELOW"),
+                )
+            )
+        print(f"  {name} took {seconds:.0f} s", file=sys.stderr)
+    print_table(
+        "Global Scheduler benchmarks",
+        ("figure", "value", "target", "baseline", "ratio", "verdict"),
+        rows,
+    )
+    print("\nBelow target:" if below else "\nBelow target: none")
+    for line in below:
+        print(f"  - {line}")
+    print("Not measured:" if missing else "Not measured: none")
+    for line in missing:
+        print(f"  - {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
