@@ -283,7 +283,10 @@ def _teams_upsert(tiers: dict[str, str], stats: ImportStats) -> None:
 
 def assignment_check(team_ids: Iterable[str]) -> list[str]:
     """Problems found: active businesses of these teams lacking a mapping per scrape type,
-    and batches whose `business_count` differs from a recount of their mappings."""
+    and batches whose `business_count` differs from a recount of their mappings.
+
+    Two of `validate_global_schedules`' checks in portable ORM: the import also runs on the
+    embedded SQLite default, where the validation's PostgreSQL SQL does not."""
     ids, missing = sorted(team_ids), 0
     for start in range(0, len(ids), 1000):
         rows = (
