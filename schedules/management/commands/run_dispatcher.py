@@ -1,3 +1,4 @@
+import logging
 import signal
 import time
 
@@ -6,6 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from schedules.services.dispatch import TickResult, dispatch_tick
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -28,9 +31,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         while not self.stopping:
-            self.tick()
             if options["once"]:
+                self.tick()
                 break
+            try:
+                self.tick()
+            except Exception:
+                # A lost connection (failover, pg_terminate_backend, a restart) must not end
+                # the loop: the tick rolled back, and the next one reconnects and claims again.
+                logger.exception("dispatch tick failed", extra={"action": "dispatch"})
             deadline = time.monotonic() + float(options["interval"])
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(0.1)
