@@ -4,6 +4,7 @@ from zoneinfo import available_timezones
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from businesses.models import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
@@ -191,7 +192,9 @@ class Execution(models.Model):
     missed_slots = models.PositiveIntegerField(
         default=0, help_text="Slots skipped by the misfire policy just before this one."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The database clock, like due-ness and leases: lateness (created_at - scheduled_for)
+    # stays true when a dispatcher's clock is skewed.
+    created_at = models.DateTimeField(db_default=Now())
     lease_expires_at = models.DateTimeField(
         null=True,
         blank=True,
