@@ -221,6 +221,8 @@ SCHEDULER_RETRY_TICK_SECONDS = env.int("SCHEDULER_RETRY_TICK_SECONDS", default=3
 # A run still `running` this long after its Apify timeout is asked about (lost webhook).
 SCHEDULER_RUN_GRACE_SECONDS = env.int("SCHEDULER_RUN_GRACE_SECONDS", default=600)
 SCHEDULER_RECONCILE_TICK_SECONDS = env.int("SCHEDULER_RECONCILE_TICK_SECONDS", default=60)
+# A callback still unprocessed after this long (its message was lost) is enqueued again.
+SCHEDULER_WEBHOOK_REQUEUE_SECONDS = env.int("SCHEDULER_WEBHOOK_REQUEUE_SECONDS", default=120)
 
 # --- Health (SPEC §3 Health): every threshold is a setting -------------------------------
 SCHEDULER_HEALTH_UTILISATION_WARNING = env.float("SCHEDULER_HEALTH_UTILISATION_WARNING", 80.0)

@@ -11,6 +11,7 @@ from schedules.services.dispatch import dispatch_tick
 from schedules.services.execution_start import execution_start
 from schedules.services.reconcile import executions_abort_cancelled, executions_reconcile
 from schedules.services.retention import history_prune
+from webhooks.services import webhook_events_requeue_stale
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,11 @@ def expire_custom_intervals() -> int:
 
 @shared_task(name=RECONCILE_TASK_NAME, ignore_result=True)
 def reconcile() -> dict:
-    return {"finished": executions_reconcile(), "aborted": executions_abort_cancelled()}
+    return {
+        "requeued_callbacks": webhook_events_requeue_stale(),
+        "finished": executions_reconcile(),
+        "aborted": executions_abort_cancelled(),
+    }
 
 
 @shared_task(name=RETENTION_TASK_NAME, ignore_result=True)

@@ -11,12 +11,13 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from businesses.models import Business, ReviewItem, ScrapeStatus
 from businesses.platforms import Platform, ScrapeType, get_platform
@@ -60,8 +61,43 @@ def webhook_event_receive(
     if inserted:
         from webhooks.tasks import process_webhook_event
 
-        transaction.on_commit(lambda: process_webhook_event.delay(event_id))
+        # robust: with the broker down the callback is still accepted (it is stored);
+        # webhook_events_requeue_stale() enqueues it once the broker is back.
+        transaction.on_commit(lambda: process_webhook_event.delay(event_id), robust=True)
     return Delivery(event_id=event_id, duplicate=not inserted)
+
+
+def webhook_events_requeue_stale(*, limit: int = 500) -> int:
+    """Enqueue again the callbacks whose processing was lost: still `received` after
+    SCHEDULER_WEBHOOK_REQUEUE_SECONDS (the message died with a broker restart, or was never
+    published), or `failed` while their execution is still running (the ingest was cut off).
+
+    Processing twice is harmless (one ingest per run), so this may race the original message.
+    Without it, such a run would wait for reconciliation: the run timeout plus grace.
+    """
+    from webhooks.tasks import process_webhook_event
+
+    stale_before = db_now() - timedelta(seconds=settings.SCHEDULER_WEBHOOK_REQUEUE_SECONDS)
+    lost = Q(status=WebhookStatus.RECEIVED, received_at__lt=stale_before)
+    cut_off = Q(
+        status=WebhookStatus.FAILED,
+        processed_at__lt=stale_before,
+        execution__state=ExecutionState.RUNNING,
+    )
+    event_ids = list(
+        WebhookEvent.objects.filter(lost | cut_off)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    for event_id in event_ids:
+        process_webhook_event.delay(event_id)
+    if event_ids:
+        logger.warning(
+            "re-enqueued %d webhook events whose processing was lost",
+            len(event_ids),
+            extra={"action": "webhook"},
+        )
+    return len(event_ids)
 
 
 def _upsert_event(
