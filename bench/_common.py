@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "scheduler_bench"
+# A harness that must not share the benchmarks' database (the chaos run) sets its own name;
+# it must still start with "scheduler_bench", the only names recreate_database() drops.
+BENCH_DB = os.environ.get("BENCH_DB", "scheduler_bench")
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 Row = Sequence[object]
 
@@ -55,7 +57,7 @@ def recreate_database() -> None:
         from django.db import connections
 
         connections.close_all()
-    assert BENCH_DB == "scheduler_bench"  # never anything else
+    assert BENCH_DB.startswith("scheduler_bench")  # never anything else
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -1,0 +1,337 @@
+"""Chaos run: dispatch and callbacks on real processes while a driver breaks them.
+
+    python bench/chaos.py                 # long form: ~10,000 due slots over 5 minutes
+    python bench/chaos.py --short         # short form (.ci/run, through tests/integration)
+
+PostgreSQL (database `scheduler_bench_chaos`), a Redis server of the run's own, the Apify
+sandbox (runs finish after 2 s and call the webhook back), gunicorn for the webhook, 2 Celery
+beats whose dispatch ticks run on the workers, 2 `run_dispatcher` loops and 3 workers.
+Compressed timeline: a cron group `* * * * *` whose batches are staggered across the minute, so
+every batch is due every minute. Meanwhile the driver SIGKILLs a random dispatcher, beat or
+worker every 10-30 s (it comes back 1-3 s later), terminates the dispatchers' database
+connections, and kills and restarts Redis once. With `--skew 30` (default), half the beats,
+dispatchers and workers run 30 s ahead and the others 30 s behind (an LD_PRELOAD shim on the
+wall clock). Then batches are paused, the stack drains, and the checker reads the history.
+
+Exit status 1 on any broken invariant: a slot executed twice, a slot never run, a slot run
+before its time or later than 2 ticks, an execution left unfinished, items lost or doubled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from chaos_support import stack as st
+
+WORKDIR = Path(tempfile.mkdtemp(prefix="chaos-"))
+REDIS_PORT, WEB_PORT = st.free_port(), st.free_port()
+TOKEN, SECRET = "chaos-token", "chaos-secret"
+os.environ["BENCH_DB"] = "scheduler_bench_chaos"
+os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
+
+from _common import (  # noqa: E402 (the two names above must be set first)
+    DATABASE_URL,
+    REDIS_URL,
+    print_table,
+    recreate_database,
+    sql,
+)
+from chaos_support.checks import check_history  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--short", action="store_true", help="the CI form: 300 batches, 150 s")
+    parser.add_argument("--batches", type=int, default=2000, help="each is due once a minute")
+    parser.add_argument("--seconds", type=int, default=300, help="length of the timeline")
+    parser.add_argument("--tick", type=float, default=1.0, help="dispatch tick (seconds)")
+    parser.add_argument("--skew", type=float, default=30.0, help="± wall-clock skew, 0: none")
+    parser.add_argument("--fault-every", default="10,30", help="min,max seconds between faults")
+    parser.add_argument("--blackout", type=float, default=8.0, help="all dispatchers down (s)")
+    parser.add_argument("--drain", type=int, default=150, help="max seconds to drain")
+    parser.add_argument("--seed", type=int, default=20261202)
+    args = parser.parse_args()
+    if args.short:
+        args.batches, args.seconds = 300, 150
+    return args
+
+
+def settings_env(args: argparse.Namespace, sandbox_url: str) -> dict[str, str]:
+    """The same settings for the harness and every process it starts."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "scheduler_project.settings",
+        "DATABASE_URL": DATABASE_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "APIFY_API_URL": sandbox_url,
+        "APIFY_TOKEN": TOKEN,
+        "APIFY_WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
+        "DISPATCH_TICK_SECONDS": str(max(1, round(args.tick))),
+        "SCHEDULER_LEASE_SECONDS": "10",
+        "SCHEDULER_RUN_TIMEOUT_SECONDS": "30",
+        "SCHEDULER_RUN_GRACE_SECONDS": "10",
+        "SCHEDULER_RECONCILE_TICK_SECONDS": "5",
+        "SCHEDULER_WEBHOOK_REQUEUE_SECONDS": "10",
+        "CELERY_VISIBILITY_TIMEOUT": "30",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def build_stack(args: argparse.Namespace, env: dict[str, str], queues: str) -> st.Stack:
+    shim = st.build_skew_shim(WORKDIR) if args.skew else None
+    stack = st.Stack(env=st.python_env(**env), logs=WORKDIR, shim=shim)
+    ahead, behind = args.skew, -args.skew
+    stack.add(st.redis_spec(REDIS_PORT, WORKDIR))
+    stack.add(st.web_spec(WEB_PORT))
+    stack.add(st.beat_spec("beat-1", WORKDIR, ahead))
+    stack.add(st.beat_spec("beat-2", WORKDIR, behind))
+    stack.add(st.dispatcher_spec("dispatcher-1", args.tick, ahead))
+    stack.add(st.dispatcher_spec("dispatcher-2", args.tick, behind))
+    stack.add(st.worker_spec("worker-1", queues, ahead))
+    stack.add(st.worker_spec("worker-2", queues, behind))
+    stack.add(st.worker_spec("worker-3", queues))
+    return stack
+
+
+def seed(batches: int) -> tuple[int, datetime]:
+    """A team, a `* * * * *` google group and `batches` one-business batches staggered over
+    the minute; the first slots come 3 s from now (database clock)."""
+    from businesses.models import Business, Team
+    from schedules.dbclock import db_now
+    from schedules.models import Batch, Mapping, ScheduleGroup
+    from schedules.policies import first_slot_at_or_after
+
+    team = Team.objects.create(team_id="chaos", tier="enterprise")
+    group = ScheduleGroup.objects.create(
+        platform="google", scrape_type="reviews", interval_minutes=15, cron_expression="* * * * *"
+    )
+    start = db_now() + timedelta(seconds=3)
+    rows = []
+    for index in range(batches):
+        batch = Batch(group=group, batch_index=index, capacity=200, business_count=1)
+        batch.stagger_offset_seconds = index * 60 // batches
+        batch.next_run_at = first_slot_at_or_after(batch.grid(), start)
+        rows.append(batch)
+    Batch.objects.bulk_create(rows, batch_size=1000)
+    places = [f"ChIJchaos{index:07d}" for index in range(batches)]
+    businesses = Business.objects.bulk_create(
+        [
+            Business(
+                team=team,
+                platform="google",
+                external_id=p,
+                platform_key=p,
+                scrape_types=["reviews"],
+            )
+            for p in places
+        ],
+        batch_size=1000,
+    )
+    Mapping.objects.bulk_create(
+        [
+            Mapping(
+                business=b,
+                batch=batch,
+                scrape_type="reviews",
+                team=team,
+                platform_key=b.platform_key,
+            )
+            for b, batch in zip(businesses, rows, strict=True)
+        ],
+        batch_size=1000,
+    )
+    return group.id, start
+
+
+class Driver:
+    """Breaks things on a timetable and keeps a log of what it broke."""
+
+    def __init__(self, stack: st.Stack, args: argparse.Namespace) -> None:
+        self.stack, self.rng = stack, random.Random(args.seed)
+        self.low, self.high = (float(x) for x in args.fault_every.split(","))
+        self.down: dict[str, float] = {}  # name → when it comes back
+        self.log: list[tuple[float, str]] = []
+        self.counts = {"SIGKILL": 0, "pg_terminate_backend": 0, "redis restart": 0}
+        self.blackout_seconds = args.blackout
+        self.blackouts: list[tuple[datetime, datetime]] = []  # database moments
+        self.started = time.monotonic()
+
+    def note(self, what: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.log.append((elapsed, what))
+        print(f"  [{elapsed:6.1f} s, DB {db_clock():%H:%M:%S.%f}] {what}", flush=True)
+
+    def run(self, seconds: float) -> None:
+        end = self.started + seconds
+        next_kill = self.started + self.rng.uniform(self.low, self.high)
+        next_terminate = self.started + self.rng.uniform(self.low, self.high)
+        redis_at = self.started + seconds * self.rng.uniform(0.5, 0.7)
+        blackout_at = self.started + seconds * 0.25
+        while (now := time.monotonic()) < end:
+            for name, back_at in list(self.down.items()):
+                if now >= back_at:
+                    self.stack.start(name)
+                    del self.down[name]
+                    self.note(f"{name} started again")
+            for name in self.stack.revive_dead(exclude=set(self.down)):
+                self.note(f"{name} had exited by itself: started again")
+            if now >= next_kill:
+                self.kill_one()
+                next_kill = now + self.rng.uniform(self.low, self.high)
+            if now >= next_terminate:
+                self.terminate_connections()
+                next_terminate = now + self.rng.uniform(self.low, self.high)
+            if blackout_at and now >= blackout_at:
+                self.blackout()
+                blackout_at = 0.0
+            if redis_at and now >= redis_at:
+                self.restart_redis()
+                redis_at = 0.0
+            time.sleep(0.2)
+        for name in list(self.down):
+            self.stack.start(name)
+            del self.down[name]
+
+    def kill_one(self) -> None:
+        candidates = [
+            n for n in self.stack.names("beat", "dispatcher", "worker") if n not in self.down
+        ]
+        victim = self.rng.choice(candidates)
+        self.stack.kill(victim)
+        self.down[victim] = time.monotonic() + self.rng.uniform(1.0, 3.0)
+        self.counts["SIGKILL"] += 1
+        self.note(f"SIGKILL {victim}")
+
+    def blackout(self) -> None:
+        """Every dispatch path down at once (both beats and both loops) for a while."""
+        victims = [n for n in self.stack.names("beat", "dispatcher") if n not in self.down]
+        for name in victims:
+            self.stack.kill(name)
+        began = db_clock()
+        self.note(f"blackout: SIGKILL {', '.join(victims)} for {self.blackout_seconds:g} s")
+        time.sleep(self.blackout_seconds)
+        for name in [*victims, *self.down]:
+            self.stack.start(name)
+        self.down.clear()
+        self.blackouts.append((began, db_clock()))
+        self.counts["SIGKILL"] += len(victims)
+        self.note("blackout over: dispatchers started again")
+
+    def terminate_connections(self) -> None:
+        killed = sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'chaos-dispatcher-%%' "
+            "OR application_name LIKE 'chaos-worker-%%'"
+        )[0][0]
+        self.counts["pg_terminate_backend"] += killed
+        self.note(f"pg_terminate_backend on {killed} dispatcher and worker connections")
+
+    def restart_redis(self) -> None:
+        self.stack.kill("redis")
+        self.note("Redis killed (no persistence: every queued message is lost)")
+        time.sleep(3)
+        self.stack.start("redis")
+        st.wait_for_port(REDIS_PORT)
+        self.counts["redis restart"] += 1
+        self.note("Redis started again")
+
+
+def db_clock() -> datetime:
+    return sql("SELECT statement_timestamp()")[0][0]
+
+
+def pause_batches(group_id: int) -> datetime:
+    """Stop the timeline: pause every batch; returns the database moment it happened."""
+    return sql(
+        "UPDATE schedules_batch SET status = 'paused' WHERE group_id = %s "
+        "RETURNING statement_timestamp()",
+        [group_id],
+    )[0][0]
+
+
+def drain(seconds: int) -> int:
+    """Wait until no execution is active and every callback was processed."""
+    deadline = time.monotonic() + seconds
+    left = -1
+    while time.monotonic() < deadline:
+        active, unprocessed = sql(
+            "SELECT (SELECT count(*) FROM schedules_execution "
+            "        WHERE state IN ('pending', 'starting', 'running')), "
+            "       (SELECT count(*) FROM webhooks_webhookevent WHERE status = 'received')"
+        )[0]
+        left = active + unprocessed
+        if left == 0:
+            return 0
+        print(f"  draining: {active} executions active, {unprocessed} callbacks unprocessed")
+        time.sleep(5)
+    return left
+
+
+def main() -> int:
+    args = parse_args()
+    from apify_sandbox.server import Sandbox
+
+    sandbox = Sandbox(TOKEN, delay=2.0, seed=args.seed).start()
+    env = settings_env(args, sandbox.url)
+    os.environ.update(env)
+    recreate_database()
+    from django.conf import settings
+
+    from schedules.services.system_schedules import system_schedules_sync
+
+    system_schedules_sync()
+    stack = build_stack(args, env, settings.ALL_QUEUES)
+    print(
+        f"chaos run: {args.batches} batches, {args.seconds} s, tick {args.tick} s, "
+        f"skew ±{args.skew} s; logs in {WORKDIR}",
+        flush=True,
+    )
+    try:
+        stack.start("redis")
+        st.wait_for_port(REDIS_PORT)
+        for name in stack.names("web", "beat", "dispatcher", "worker"):
+            stack.start(name)
+        st.wait_for_port(WEB_PORT)
+        time.sleep(3)  # workers and beats connect
+        group_id, first_slot = seed(args.batches)
+        driver = Driver(stack, args)
+        driver.run(args.seconds)
+        paused_at = pause_batches(group_id)
+        driver.note("timeline over: batches paused, draining")
+        left = drain(args.drain)
+        driver.note(f"drained ({left} still active)")
+    finally:
+        stack.stop()
+        sandbox.stop()
+    verdict = check_history(
+        group_id=group_id,
+        first_slot=first_slot,
+        last_slot=paused_at - timedelta(seconds=2 * args.tick),
+        tick_seconds=args.tick,
+        blackouts=driver.blackouts,
+        sandbox_runs=dict(sandbox.runs),
+    )
+    exited = ", ".join(f"{n} ×{c}" for n, c in sorted(stack.restarts.items())) or "none"
+    faults = {**driver.counts, "processes that exited by themselves": exited}
+    print_table("Faults injected", ["fault", "count"], list(faults.items()))
+    rows = [(k, str(v) if isinstance(v, dict) else v) for k, v in verdict.figures.items()]
+    print_table("Chaos run: invariants and figures", ["figure", "value"], rows)
+    if verdict.violations:
+        print("\nVIOLATED:")
+        for violation in verdict.violations:
+            print(f"  - {violation}")
+        print(stack.tail())
+        return 1
+    print("\nAll invariants held.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
