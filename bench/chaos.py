@@ -1,6 +1,6 @@
 """Chaos run: dispatch and callbacks on real processes while a driver breaks them.
 
-    python bench/chaos.py                 # long form: ~10,000 due slots over 5 minutes
+    python bench/chaos.py                 # long form: ~10,000 due slots over 10 minutes
     python bench/chaos.py --short         # short form (.ci/run, through tests/integration)
 
 PostgreSQL (database `scheduler_bench_chaos`), a Redis server of the run's own, the Apify
@@ -49,13 +49,13 @@ from chaos_support.checks import check_history  # noqa: E402
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true", help="the CI form: 300 batches, 150 s")
-    parser.add_argument("--batches", type=int, default=2000, help="each is due once a minute")
-    parser.add_argument("--seconds", type=int, default=300, help="length of the timeline")
+    parser.add_argument("--batches", type=int, default=1000, help="each is due once a minute")
+    parser.add_argument("--seconds", type=int, default=600, help="length of the timeline")
     parser.add_argument("--tick", type=float, default=1.0, help="dispatch tick (seconds)")
     parser.add_argument("--skew", type=float, default=30.0, help="± wall-clock skew, 0: none")
     parser.add_argument("--fault-every", default="10,30", help="min,max seconds between faults")
     parser.add_argument("--blackout", type=float, default=8.0, help="all dispatchers down (s)")
-    parser.add_argument("--drain", type=int, default=150, help="max seconds to drain")
+    parser.add_argument("--drain", type=int, default=600, help="max seconds to drain")
     parser.add_argument("--seed", type=int, default=20261202)
     args = parser.parse_args()
     if args.short:
@@ -79,6 +79,8 @@ def settings_env(args: argparse.Namespace, sandbox_url: str) -> dict[str, str]:
         "SCHEDULER_RUN_GRACE_SECONDS": "10",
         "SCHEDULER_RECONCILE_TICK_SECONDS": "5",
         "SCHEDULER_WEBHOOK_REQUEUE_SECONDS": "10",
+        # Small datasets: two cores run the whole stack, and ingest volume is bench/ingest.py's.
+        "SCHEDULER_MAX_REVIEWS_PER_BUSINESS": "5",
         "CELERY_VISIBILITY_TIMEOUT": "30",
         "LOG_LEVEL": "INFO",
     }
@@ -270,7 +272,7 @@ def drain(seconds: int) -> int:
         if left == 0:
             return 0
         print(f"  draining: {active} executions active, {unprocessed} callbacks unprocessed")
-        time.sleep(5)
+        time.sleep(10)
     return left
 
 
