@@ -133,6 +133,7 @@ def retry_entries_process_due(*, limit: int = 200) -> list:
             scrape_type=entry.scrape_type,
             trigger=Trigger.RETRY,
             scheduled_for=now,
+            created_at=now,  # explicit: keeps bulk_create on PostgreSQL's UNNEST insert
             lease_expires_at=lease_until,
             business_snapshot=[
                 {

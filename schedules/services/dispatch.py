@@ -131,6 +131,9 @@ def dispatch_chunk(*, limit: int) -> TickResult:
             scheduled_for=plan.run_slot,
             missed_slots=plan.missed,
             lease_expires_at=lease_until,
+            # The database clock, given explicitly: a db_default in the rows would keep
+            # bulk_create off PostgreSQL's UNNEST insert and halve dispatch throughput.
+            created_at=now,
         )
         previous = active.get(batch.pk, [])
         if previous and batch.overlap_policy == OverlapPolicy.SKIP:
