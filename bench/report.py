@@ -1,6 +1,6 @@
 """Run every benchmark of the project and print ONE table: figure, target, baseline, ratio.
 
-    python bench/report.py            # all of them, about 13 minutes
+    python bench/report.py            # all of them, about 8 minutes
     python bench/report.py --only ingest,validate
 
 Each benchmark runs as its own process (its own database `scheduler_bench`, Redis db 14);
