@@ -31,15 +31,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         while not self.stopping:
-            if options["once"]:
-                self.tick()
-                break
             try:
                 self.tick()
             except Exception:
+                if options["once"]:
+                    raise
                 # A lost connection (failover, pg_terminate_backend, a restart) must not end
                 # the loop: the tick rolled back, and the next one reconnects and claims again.
                 logger.exception("dispatch tick failed", extra={"action": "dispatch"})
+            if options["once"]:
+                break
             deadline = time.monotonic() + float(options["interval"])
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(0.1)
