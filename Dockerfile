@@ -7,7 +7,9 @@ COPY businesses ./businesses
 COPY schedules ./schedules
 COPY retry ./retry
 COPY webhooks ./webhooks
-COPY admin_ui ./admin_ui
+COPY access ./access
+COPY monitoring ./monitoring
+COPY dashboard ./dashboard
 COPY apify_sandbox ./apify_sandbox
 COPY manage.py ./
 RUN pip install --no-cache-dir .

@@ -116,7 +116,7 @@ def set_task_slots(count: int, lead: float, seconds: float) -> Plan:
     """Task i is due at base + i × step: its last run was one interval (1 h) before."""
     from django_celery_beat.models import PeriodicTasks
 
-    from schedules.dbclock import db_now
+    from scheduler_project.dbclock import db_now
 
     base = db_now() + timedelta(seconds=lead)
     step = seconds / count

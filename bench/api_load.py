@@ -30,7 +30,7 @@ ENDPOINTS = {
 
 def seed(count: int) -> dict[str, str]:
     """`count` businesses over 10 teams and 4 platforms, through the import path; API keys."""
-    from admin_ui.services import api_key_create
+    from access.services import api_key_create
     from businesses.services import BusinessRow, businesses_bulk_register, team_upsert
     from schedules.services.assignment import schedule_groups_init
 

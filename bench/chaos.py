@@ -106,7 +106,7 @@ def seed(batches: int) -> tuple[int, datetime]:
     """A team, a `* * * * *` google group and `batches` one-business batches staggered over
     the minute; the first slots come 3 s from now (database clock)."""
     from businesses.models import Business, Team
-    from schedules.dbclock import db_now
+    from scheduler_project.dbclock import db_now
     from schedules.models import Batch, Mapping, ScheduleGroup
     from schedules.policies import first_slot_at_or_after
 

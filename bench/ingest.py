@@ -101,7 +101,7 @@ def finished_run(fake: Any, snapshot: list[dict], items: list[dict]) -> str:
 
 
 def running_execution(run_id: str, snapshot: list[dict]) -> UUID:
-    from schedules.dbclock import db_now
+    from scheduler_project.dbclock import db_now
     from schedules.models import Execution
 
     now = db_now()

@@ -105,7 +105,7 @@ def create_batches(count: int) -> tuple[list[int], Plan]:
 def set_slots(ids: list[int], lead: float, seconds: float) -> Plan:
     """Slot i of the window at base + i × step, base = database now + lead. Each batch's
     stagger offset puts its grid on the slot's second, so a resume keeps the slot."""
-    from schedules.dbclock import db_now
+    from scheduler_project.dbclock import db_now
     from schedules.models import Batch
 
     base = db_now() + timedelta(seconds=lead)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.db.models.functions import Now
 
-from admin_ui.services import audit_event_record
+from access.services import audit_event_record
 from businesses.models import (
     MAX_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
@@ -21,7 +21,7 @@ from businesses.models import (
     Tier,
 )
 from businesses.platforms import IdentifierError, Identity, Platform, ScrapeType, get_platform
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.services.assignment import SyncResult, assignments_sync
 
 TIER_INVALID = "Unknown tier {value!r}; expected one of: {choices}."

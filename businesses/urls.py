@@ -1,6 +1,8 @@
+"""The product API under /api/v1/teams/ (product keys; every path scoped by its team)."""
+
 from django.urls import path
 
-from businesses import apis
+from businesses.apis import product as apis
 
 urlpatterns = [
     path("<str:team_id>/", apis.TeamApi.as_view(), name="team"),

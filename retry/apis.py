@@ -7,7 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from admin_ui.authentication import actor_of
+from access.apis import OperatorApi
+from access.authentication import actor_of
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
 from businesses.selectors import business_get_any
 from retry.models import RetryEntry, RetryState
@@ -17,7 +18,6 @@ from scheduler_project.api import (
     CONFLICT,
     ERRORS,
     PAGE_PARAMETERS,
-    OperatorApi,
     page_of,
     paginate,
     query_filters,

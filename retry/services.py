@@ -15,12 +15,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from admin_ui.services import audit_event_record
+from access.services import audit_event_record
 from businesses.models import Business
 from retry.models import OPEN_RETRY_STATES, RetryEntry, RetryState
 from retry.policies import next_attempt_delay
+from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.dbclock import db_now
 from schedules.models import Execution, Mapping, Trigger
 from schedules.services.enqueue import executions_enqueue_start
 

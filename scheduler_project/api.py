@@ -10,12 +10,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from admin_ui.authentication import IsOperator
 from scheduler_project.errors import ConflictError
-from schedules.states import InvalidTransition
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -24,7 +21,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
-    elif isinstance(exc, ConflictError | InvalidTransition):
+    elif isinstance(exc, ConflictError):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
@@ -81,12 +78,6 @@ def paginate(request: Request, queryset: object, serializer_class: type, view: o
     paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-class OperatorApi(APIView):
-    """Base of the operators' API (/api/v1/admin/): an admin key or a staff session."""
-
-    permission_classes = [IsOperator]
 
 
 def query_filters(request: Request, serializer_class: type[serializers.Serializer]) -> dict:

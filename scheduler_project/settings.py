@@ -29,11 +29,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "django_celery_beat",
+    "access",
     "businesses",
     "schedules",
     "retry",
     "webhooks",
-    "admin_ui",
+    "monitoring",
+    "dashboard",
     "apify_sandbox",
 ]
 
@@ -63,7 +65,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "admin_ui.context_processors.dashboard_nav",
+                "dashboard.context_processors.dashboard_nav",
             ],
         },
     },
@@ -104,10 +106,10 @@ LOGIN_REDIRECT_URL = "dashboard:overview"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "admin_ui.authentication.ApiKeyAuthentication",
-        "admin_ui.authentication.StaffSessionAuthentication",
+        "access.authentication.ApiKeyAuthentication",
+        "access.authentication.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["admin_ui.authentication.IsOperator"],
+    "DEFAULT_PERMISSION_CLASSES": ["access.authentication.IsOperator"],
     "DEFAULT_PARSER_CLASSES": [
         "scheduler_project.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",

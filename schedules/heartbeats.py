@@ -8,7 +8,7 @@ import socket
 
 from django.db import close_old_connections
 
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Heartbeat
 
 WORKER_HEARTBEAT_SECONDS = 30

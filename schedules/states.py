@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from scheduler_project.errors import ConflictError
+
 
 class ExecutionState(models.TextChoices):
     PENDING = "pending"
@@ -30,7 +32,9 @@ ACTIVE_STATES = frozenset({S.PENDING, S.STARTING, S.RUNNING})
 TERMINAL_STATES = frozenset(s for s, moves in ALLOWED_TRANSITIONS.items() if not moves)
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(ConflictError):
+    """A move the state machine does not allow: the API answers it as a conflict (409)."""
+
     def __init__(self, current: str, target: str) -> None:
         super().__init__(f"An execution cannot move from '{current}' to '{target}'.")
         self.current = current

@@ -16,6 +16,7 @@ from schedules.models import Batch
 from schedules.services.dispatch import dispatch_tick
 from tests.conftest import register_google
 
+# App labels: the access app keeps the label admin_ui (see access/apps.py).
 OUR_APPS = {"businesses", "schedules", "retry", "webhooks", "admin_ui"}
 
 
@@ -67,7 +68,7 @@ def test_the_dispatch_tick_is_a_periodic_task_after_migrate(db: None) -> None:
 
 def test_the_demo_seed_makes_due_batches_on_every_platform_once(db: None) -> None:
     from businesses.models import Business
-    from schedules.dbclock import db_now
+    from scheduler_project.dbclock import db_now
 
     out = StringIO()
     call_command("seed_demo", stdout=out)

@@ -22,8 +22,8 @@ from django.db.models import F, Q
 from businesses.models import Business, ReviewItem, ScrapeStatus
 from businesses.platforms import Platform, ScrapeType, get_platform
 from retry.services import retry_entries_record
+from scheduler_project.dbclock import db_now
 from schedules import apify
-from schedules.dbclock import db_now
 from schedules.models import Execution
 from schedules.services.executions import execution_transition
 from schedules.states import ExecutionState

@@ -1,2 +1,2 @@
 """The operators' API over schedules (batches) and executions; routes in
-admin_ui/urls_operations.py."""
+dashboard/urls_operations.py."""

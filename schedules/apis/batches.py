@@ -7,17 +7,18 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from admin_ui.authentication import actor_of
+from access.apis import OperatorApi
+from access.authentication import actor_of
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
 from scheduler_project.api import (
     CONFLICT,
     ERRORS,
     PAGE_PARAMETERS,
-    OperatorApi,
     page_of,
     paginate,
     query_filters,
 )
+from scheduler_project.dbclock import db_now
 from schedules.apis.serializers import (
     ExecutionOutputSerializer,
     GroupSweepOutputSerializer,
@@ -25,7 +26,6 @@ from schedules.apis.serializers import (
     ScheduleDetailOutputSerializer,
     ScheduleOutputSerializer,
 )
-from schedules.dbclock import db_now
 from schedules.models import BatchStatus
 from schedules.selectors import (
     batch_detail_get,

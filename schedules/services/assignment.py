@@ -23,7 +23,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 from businesses.models import Business, Team
 from businesses.platforms import PLATFORMS, ScrapeType, get_platform
 from businesses.selectors import effective_intervals
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, Mapping, ScheduleGroup
 from schedules.policies import first_slot_at_or_after, stagger_offset_seconds
 

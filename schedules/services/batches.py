@@ -7,9 +7,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from admin_ui.services import audit_event_record
+from access.services import audit_event_record
+from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.dbclock import db_now
 from schedules.models import Batch, BatchStatus, Execution, OverlapPolicy, Trigger
 from schedules.policies import first_slot_at_or_after
 from schedules.services.enqueue import executions_enqueue_start

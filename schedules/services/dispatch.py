@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.heartbeats import heartbeat_record
 from schedules.models import Batch, Execution, MisfirePolicy, OverlapPolicy, Trigger
 from schedules.policies import plan_due_slot

@@ -12,8 +12,8 @@ from django.db.models import F
 
 from businesses.platforms import Target, get_platform
 from retry.services import retry_entries_record
+from scheduler_project.dbclock import db_now
 from schedules import apify
-from schedules.dbclock import db_now
 from schedules.models import Execution, Mapping
 from schedules.services.executions import execution_transition
 from schedules.states import ExecutionState

@@ -7,9 +7,9 @@ from uuid import UUID
 
 from django.db import transaction
 
-from admin_ui.services import audit_event_record
+from access.services import audit_event_record
+from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.dbclock import db_now
 from schedules.models import Execution
 from schedules.states import ACTIVE_STATES, ExecutionState, check_transition, sources_of
 

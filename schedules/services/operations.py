@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from admin_ui.services import audit_event_record
+from access.services import audit_event_record
 from businesses.models import Business
 from retry.models import RetryEntry
 from retry.services import retry_force

@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
+from scheduler_project.dbclock import db_now
 from schedules import apify
-from schedules.dbclock import db_now
 from schedules.models import Execution
 from schedules.states import ExecutionState
 from webhooks.services import execution_ingest

@@ -26,7 +26,7 @@ from django.db import connection, models, transaction
 
 from retry.models import RetryEntry, RetryState
 from retry.services import retry_entries_cleanup
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Execution
 from schedules.states import ACTIVE_STATES
 from webhooks.models import WebhookEvent, WebhookStatus

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from django.db import connection, transaction
 
 from businesses.models import Business
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, ScheduleGroup
 from schedules.policies import first_slot_at_or_after
 from schedules.services.assignment import assignments_sync

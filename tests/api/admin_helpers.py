@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Business, CustomInterval
 from retry.models import RetryEntry
 from schedules.models import Batch, Execution, Mapping

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from admin_ui.models import ApiKey
-from admin_ui.services import api_key_create
+from access.models import ApiKey
+from access.services import api_key_create
 
 
 def _client_with_key(name: str, *, is_admin: bool) -> APIClient:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Team
 from tests.api.admin_helpers import ADMIN, batch_of, db_fingerprint, make_execution
 from tests.conftest import register_google

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Business, ReviewItem, Team
 from businesses.services import BusinessRow, businesses_bulk_register
 from retry.models import RetryEntry

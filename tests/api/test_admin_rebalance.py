@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Team
 from schedules.models import Batch, ScheduleGroup
 from tests.api.admin_helpers import ADMIN, batch_of, db_fingerprint

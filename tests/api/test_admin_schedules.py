@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Team
 from businesses.services import BusinessRow, businesses_bulk_register
 from schedules.models import Batch, Execution, Mapping, ScheduleGroup

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Business, CustomInterval, Team
 from businesses.services import (
     CUSTOM_INTERVAL_MISSING,

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from admin_ui.health import (
+from businesses.models import Business, Team
+from monitoring.health import (
     CRITICAL,
     HEALTHY,
     WARNING,
@@ -20,7 +21,6 @@ from admin_ui.health import (
     health_inputs,
     health_status,
 )
-from businesses.models import Business, Team
 from retry.models import RetryEntry
 from schedules.models import Batch, Execution, Heartbeat, ScheduleGroup
 from webhooks.models import WebhookEvent

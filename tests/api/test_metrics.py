@@ -12,7 +12,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from admin_ui.metrics import metrics_registry
+from monitoring.metrics import metrics_registry
 from schedules.models import Execution
 from tests.api.test_health import (
     make_batches,

@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 from django.db.utils import ConnectionHandler
 
-from admin_ui import probes
+from monitoring import probes
 
 CLOSED_PORT = 1
 

@@ -201,7 +201,7 @@ def test_reviews_are_newest_first_cursor_paginated_and_filtered_by_since(
 ) -> None:
     from datetime import timedelta
 
-    from schedules.dbclock import db_now
+    from scheduler_project.dbclock import db_now
 
     (business,) = register_google(alice)
     now = db_now()
@@ -285,8 +285,8 @@ def test_without_a_valid_key_the_product_api_is_401(alice: Team, header: str | N
 def test_a_revoked_key_is_refused(alice: Team) -> None:
     from django.utils import timezone
 
-    from admin_ui.models import ApiKey
-    from admin_ui.services import api_key_create
+    from access.models import ApiKey
+    from access.services import api_key_create
 
     row, key = api_key_create(name="old-service")
     client = APIClient()
@@ -297,8 +297,8 @@ def test_a_revoked_key_is_refused(alice: Team) -> None:
 
 
 def test_keys_are_stored_hashed(db: None) -> None:
-    from admin_ui.models import ApiKey
-    from admin_ui.services import api_key_create
+    from access.models import ApiKey
+    from access.services import api_key_create
 
     row, key = api_key_create(name="svc")
     assert key not in {row.key_hash, row.prefix} and row.key_hash == ApiKey.hash(key)
@@ -345,8 +345,8 @@ def test_a_lone_surrogate_in_json_is_400_not_a_database_error(
 def test_last_used_is_refreshed_at_most_once_a_minute(alice: Team) -> None:
     from datetime import timedelta
 
-    from admin_ui.models import ApiKey
-    from admin_ui.services import api_key_create
+    from access.models import ApiKey
+    from access.services import api_key_create
 
     row, key = api_key_create(name="svc")
     client = APIClient()

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis import checks
 
-from admin_ui.services import api_key_create
+from access.services import api_key_create
 from scheduler_project.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)

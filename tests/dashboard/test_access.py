@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Business, CustomInterval, Team
 from retry.models import RetryEntry
 from schedules.models import Batch, Execution, Mapping

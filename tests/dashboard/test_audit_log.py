@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from playwright.sync_api import Page, expect
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from schedules.services.executions import execution_cancel
 from tests.dashboard.conftest import log_in, screenshot
 from tests.dashboard.test_executions import triggered_execution

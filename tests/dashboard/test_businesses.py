@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from playwright.sync_api import Page, expect
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Business, ReviewItem
 from businesses.services import business_register, team_upsert
 from retry.models import RetryEntry

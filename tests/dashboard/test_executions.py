@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Team
 from businesses.services import BusinessRow, businesses_bulk_register, team_upsert
 from schedules.models import Batch, Execution, Trigger

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.services import team_upsert
 from retry.models import RetryEntry
 from schedules.services.assignment import schedule_groups_init

@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.services import team_upsert
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, Execution, ScheduleGroup, Trigger
 from schedules.services.assignment import schedule_groups_init
 from schedules.services.batches import batch_pause

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from playwright.sync_api import Page, expect
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import CustomInterval, Team
 from businesses.services import custom_interval_set, team_upsert
 from schedules.models import Mapping

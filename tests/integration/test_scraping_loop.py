@@ -7,7 +7,7 @@ import pytest
 
 from businesses.models import ReviewItem
 from businesses.services import team_upsert
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Batch, Execution
 from schedules.services.assignment import schedule_groups_init
 from schedules.services.system_schedules import system_periodic_tasks_ensure

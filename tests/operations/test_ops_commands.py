@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Team
 from schedules.models import Batch, Mapping, ScheduleGroup
 from schedules.services.operations import groups_rebalance

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Business, Team
 from retry.models import RetryEntry
 from retry.services import (
@@ -15,8 +15,8 @@ from retry.services import (
     retry_entries_process_due,
     retry_force,
 )
+from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.dbclock import db_now
 from schedules.models import Execution
 from schedules.services.batches import batch_trigger
 from schedules.services.execution_start import execution_start

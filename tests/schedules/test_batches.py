@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import Team
+from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.dbclock import db_now
 from schedules.models import Batch, Execution
 from schedules.services import batches
 from schedules.services.batches import batch_pause, batch_resume, batch_trigger

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Batch, Execution, Heartbeat, ScheduleGroup
 from schedules.services import dispatch
 from schedules.services.dispatch import dispatch_chunk, dispatch_tick

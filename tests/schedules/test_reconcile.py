@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from admin_ui.models import AuditEvent
+from access.models import AuditEvent
 from businesses.models import ReviewItem, Team
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Execution
 from schedules.services.executions import execution_cancel
 from schedules.services.reconcile import executions_abort_cancelled, executions_reconcile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Execution
 from schedules.services.executions import execution_transition
 from schedules.states import (

@@ -9,7 +9,7 @@ import pytest
 from businesses.models import Business, ReviewItem, Team
 from businesses.services import business_register
 from retry.models import RetryEntry
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Batch, Execution
 from schedules.services.batches import batch_trigger
 from schedules.services.dispatch import dispatch_tick

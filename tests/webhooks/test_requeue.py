@@ -11,7 +11,7 @@ import pytest
 import redis
 from celery import current_app
 
-from schedules.dbclock import db_now
+from scheduler_project.dbclock import db_now
 from schedules.models import Execution
 from schedules.states import ExecutionState
 from tests.schedules.helpers import make_batch

@@ -1,0 +1,246 @@
+"""The product API: teams, their businesses and reviews, every path scoped by team."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from access.authentication import IsProductClient
+from businesses.models import Business, ReviewItem, ScrapeStatus, Team, Tier
+from businesses.platforms import PLATFORM_CHOICES, ScrapeType
+from businesses.selectors import (
+    business_get,
+    business_list,
+    businesses_with_assignments,
+    review_feed,
+    team_effective_intervals,
+    team_get,
+)
+from businesses.services import business_delete, business_register, business_update, team_upsert
+from scheduler_project.api import ERRORS, NewestFirstCursorPagination, Pagination, query_filters
+
+
+class ProductApi(APIView):
+    permission_classes = [IsProductClient]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "product"
+
+
+class AssignmentSerializer(serializers.Serializer):
+    scrape_type = serializers.CharField()
+    schedule_id = serializers.IntegerField()
+    interval_minutes = serializers.IntegerField()
+
+
+class BusinessOutputSerializer(serializers.ModelSerializer):
+    assignments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Business
+        fields = [
+            "id",
+            "team_id",
+            "platform",
+            "external_id",
+            "name",
+            "active",
+            "scrape_types",
+            "assignments",
+            "last_scraped_at",
+            "last_status",
+            "last_error",
+            "created_at",
+        ]
+
+    @extend_schema_field(AssignmentSerializer(many=True))
+    def get_assignments(self, business: Business) -> list[dict]:
+        return business.assignments  # attached by businesses_with_assignments
+
+
+class TeamOutputSerializer(serializers.ModelSerializer):
+    effective_intervals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Team
+        fields = ["team_id", "tier", "effective_intervals", "created_at", "updated_at"]
+
+    def get_effective_intervals(self, team: Team) -> dict[str, int]:
+        return team_effective_intervals(team)
+
+
+class TeamApi(ProductApi):
+    class InputSerializer(serializers.Serializer):
+        tier = serializers.ChoiceField(choices=Tier.choices)
+
+        class Meta:
+            ref_name = "TeamInput"
+
+    @extend_schema(responses={200: TeamOutputSerializer, **ERRORS}, operation_id="team_get")
+    def get(self, request: Request, team_id: str) -> Response:
+        return Response(TeamOutputSerializer(team_get(team_id=team_id)).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: TeamOutputSerializer, 201: TeamOutputSerializer, **ERRORS},
+        operation_id="team_put",
+        description="Create the team, or change its tier: its businesses move to the "
+        "schedules of the new tier's interval.",
+    )
+    def put(self, request: Request, team_id: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        team, created = team_upsert(team_id=team_id, tier=serializer.validated_data["tier"])
+        return Response(
+            TeamOutputSerializer(team).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class BusinessListApi(ProductApi):
+    class FilterSerializer(serializers.Serializer):
+        platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
+        status = serializers.ChoiceField(
+            choices=[*ScrapeStatus.values, "never"],
+            required=False,
+            help_text="Outcome of the last scrape; `never` for not scraped yet.",
+        )
+        active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+        class Meta:
+            ref_name = "BusinessFilter"
+
+    class InputSerializer(serializers.Serializer):
+        platform = serializers.ChoiceField(choices=PLATFORM_CHOICES)
+        external_id = serializers.CharField(max_length=500)
+        name = serializers.CharField(max_length=300, required=False, allow_blank=True)
+        scrape_types = serializers.ListField(
+            child=serializers.ChoiceField(choices=ScrapeType.choices),
+            required=False,
+            allow_empty=False,
+        )
+
+        class Meta:
+            ref_name = "BusinessCreateInput"
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={200: BusinessOutputSerializer(many=True), **ERRORS},
+        operation_id="team_businesses_list",
+    )
+    def get(self, request: Request, team_id: str) -> Response:
+        filters = query_filters(request, self.FilterSerializer)
+        queryset = business_list(team=team_get(team_id=team_id), filters=filters)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        page = businesses_with_assignments(page)
+        return paginator.get_paginated_response(BusinessOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: BusinessOutputSerializer, **ERRORS},
+        operation_id="team_businesses_create",
+        description="Register a business: the answer carries its batch assignments.",
+    )
+    def post(self, request: Request, team_id: str) -> Response:
+        team = team_get(team_id=team_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        business = business_register(team=team, **serializer.validated_data)
+        business = business_get(team=team, business_id=business.id)
+        return Response(BusinessOutputSerializer(business).data, status=status.HTTP_201_CREATED)
+
+
+class BusinessDetailApi(ProductApi):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=300, required=False, allow_blank=True)
+        active = serializers.BooleanField(required=False)
+
+        class Meta:
+            ref_name = "BusinessUpdateInput"
+
+    @extend_schema(
+        responses={200: BusinessOutputSerializer, **ERRORS}, operation_id="team_business_get"
+    )
+    def get(self, request: Request, team_id: str, business_id: int) -> Response:
+        business = business_get(team=team_get(team_id=team_id), business_id=business_id)
+        return Response(BusinessOutputSerializer(business).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: BusinessOutputSerializer, **ERRORS},
+        operation_id="team_business_update",
+    )
+    def patch(self, request: Request, team_id: str, business_id: int) -> Response:
+        team = team_get(team_id=team_id)
+        business = business_get(team=team, business_id=business_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        business_update(business=business, **serializer.validated_data)
+        return Response(
+            BusinessOutputSerializer(business_get(team=team, business_id=business_id)).data
+        )
+
+    @extend_schema(
+        responses={204: None, **ERRORS},
+        operation_id="team_business_delete",
+        description="Remove the business from its schedules (pending retries go "
+        "with it) and delete it with its reviews.",
+    )
+    def delete(self, request: Request, team_id: str, business_id: int) -> Response:
+        with transaction.atomic():
+            business = business_get(team=team_get(team_id=team_id), business_id=business_id)
+            business_delete(business=business)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReviewOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReviewItem
+        fields = ["id", "platform_item_id", "published_at", "scraped_at", "payload"]
+
+
+class BusinessReviewsApi(ProductApi):
+    class FilterSerializer(serializers.Serializer):
+        since = serializers.DateTimeField(
+            required=False, help_text="Only reviews scraped at or after this moment (ISO 8601)."
+        )
+
+    @extend_schema(
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int),
+        ],
+        responses={
+            200: inline_serializer(
+                "ReviewPage",
+                {
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": ReviewOutputSerializer(many=True),
+                },
+            ),
+            **ERRORS,
+        },
+        operation_id="team_business_reviews",
+    )
+    def get(self, request: Request, team_id: str, business_id: int) -> Response:
+        filters = query_filters(request, self.FilterSerializer)
+        business = business_get(team=team_get(team_id=team_id), business_id=business_id)
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(
+            review_feed(business=business, since=filters.get("since")),
+            request,
+            view=self,
+        )
+        return paginator.get_paginated_response(ReviewOutputSerializer(page, many=True).data)
