@@ -18,6 +18,7 @@ from apify_sandbox import content
 from apify_sandbox.content import Profile, Review
 from apify_sandbox.runs import iso
 from businesses.platforms import PLATFORMS, IdentifierError, ScrapeType
+from scheduler_project import conf
 
 DEFAULT_CAP = 10  # reviews per business when the input sets no limit
 # The input field that caps reviews per business, per platform (APIFY.md §4). Booking ignores
@@ -49,7 +50,7 @@ def actor_platforms() -> dict[str, tuple[str, str]]:
     for platform in PLATFORMS.values():
         for scrape_type, actor in platform.default_actor_ids.items():
             table[actor.lower()] = (platform.name, str(scrape_type))
-    overrides = getattr(settings, "SCHEDULER_ACTOR_IDS", {}) if settings.configured else {}
+    overrides = conf.get().actor_ids if settings.configured else {}
     for name, actor in overrides.items():
         platform_name, _, scrape_type = name.partition(".")
         if platform_name in PLATFORMS and scrape_type in ScrapeType.values:

@@ -136,9 +136,10 @@ def check(label: str, value: object, expected: object, ok: bool | None = None) -
 def measure(count: int, businesses: int, fake: Any) -> tuple[list[Row], list[Row]]:
 
     from businesses.platforms import get_platform
+    from scheduler_project.jsonb import json_text
     from schedules import apify
-    from webhooks.attribution import attribute_items
-    from webhooks.services import _json_text, _record, execution_ingest
+    from schedules.attribution import attribute_items
+    from schedules.services.ingest import _record, execution_ingest
 
     with timed() as t:
         snapshot = register(businesses)
@@ -160,8 +161,8 @@ def measure(count: int, businesses: int, fake: Any) -> tuple[list[Row], list[Row
         matched = attribute_items(platform=platform, snapshot=snapshot, items=items).matched
     speeds.append(speed("attribute_items (pure)", count, t.seconds))
     with timed() as t:
-        [_json_text(item) for _, _, item in matched]
-    speeds.append(speed("_json_text of attributed items", len(matched), t.seconds))
+        [json_text(item) for _, _, item in matched]
+    speeds.append(speed("json_text of attributed items", len(matched), t.seconds))
     with timed() as t:
         [platform.item_published_at(item) for _, _, item in matched]
     speeds.append(speed("item_published_at of attributed", len(matched), t.seconds))

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from urllib.parse import parse_qs, urlsplit
 
-from django.conf import settings
 from django.db import models
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive
+
+from scheduler_project import conf
 
 
 class ScrapeType(models.TextChoices):
@@ -64,16 +65,16 @@ class Platform:
     published_at_fields: tuple[str, ...] = ()
 
     def actor_id(self, scrape_type: str) -> str:
-        override = settings.SCHEDULER_ACTOR_IDS.get(f"{self.name}.{scrape_type}")
+        override = conf.get().actor_ids.get(f"{self.name}.{scrape_type}")
         return override or self.default_actor_ids[scrape_type]
 
     @property
     def capacity(self) -> int:
-        return int(settings.SCHEDULER_CAPACITY.get(self.name, self.default_capacity))
+        return int(conf.get().capacity.get(self.name, self.default_capacity))
 
     def batch_input(self, scrape_type: str, targets: Sequence[Target]) -> dict:
         """Actor input that scrapes every target in ONE run."""
-        return self.build_input(scrape_type, targets, settings.SCHEDULER_MAX_REVIEWS_PER_BUSINESS)
+        return self.build_input(scrape_type, targets, conf.get().max_reviews_per_business)
 
     def single_input(self, scrape_type: str, target: Target) -> dict:
         """Actor input for a single-business (retry) run."""

@@ -1,18 +1,16 @@
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
 from businesses.models import Business, CustomInterval, ReviewItem, Team
 from businesses.platforms import PLATFORMS
-from schedules.models import Mapping
+from scheduler_project import conf
 
 
 def tier_interval_minutes(tier: str) -> int:
-    return int(settings.SCHEDULER_TIER_INTERVALS[tier])
+    return int(conf.get().tier_intervals[tier])
 
 
 def effective_intervals(
@@ -48,7 +46,8 @@ def team_get(*, team_id: str) -> Team:
 
 
 def business_list(*, team: Team, filters: dict | None = None) -> QuerySet[Business]:
-    """A team's businesses, filtered; pair a page of them with `businesses_with_assignments`."""
+    """A team's businesses, filtered; pair a page of them with
+    `schedules.selectors.businesses_with_assignments`."""
     filters = filters or {}
     queryset = Business.objects.filter(team=team)
     if filters.get("platform"):
@@ -62,29 +61,9 @@ def business_list(*, team: Team, filters: dict | None = None) -> QuerySet[Busine
     return queryset.order_by("id")
 
 
-def businesses_with_assignments(businesses: Iterable[Business]) -> list[Business]:
-    """Attach `assignments` (scrape type, batch, interval) to each business with ONE query
-    of plain values: building model instances for a page of mappings cost more than the
-    rest of the request (bench/api_load.py)."""
-    businesses = list(businesses)
-    rows = (
-        Mapping.objects.filter(business_id__in=[b.id for b in businesses])
-        .order_by("scrape_type")
-        .values_list("business_id", "scrape_type", "batch_id", "batch__group__interval_minutes")
-    )
-    by_business: dict[int, list[dict]] = defaultdict(list)
-    for business_id, scrape_type, batch_id, interval in rows:
-        by_business[business_id].append(
-            {"scrape_type": scrape_type, "schedule_id": batch_id, "interval_minutes": interval}
-        )
-    for business in businesses:
-        business.assignments = by_business.get(business.id, [])
-    return businesses
-
-
 def business_get(*, team: Team, business_id: int) -> Business:
-    """One business of THIS team, with its assignments: another team's id is a 404."""
-    return businesses_with_assignments([Business.objects.get(team=team, id=business_id)])[0]
+    """One business of THIS team: another team's id is a 404."""
+    return Business.objects.get(team=team, id=business_id)
 
 
 def review_feed(*, business: Business, since: datetime | None = None) -> QuerySet[ReviewItem]:

@@ -7,14 +7,14 @@ equal to its threshold is still on the good side of it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, Max, Q, Sum
 from django.db.models.functions import Now
 
 from retry.models import RetryEntry, RetryState
+from scheduler_project import conf
 from schedules.models import Batch, BatchStatus, Execution, Heartbeat
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
@@ -32,26 +32,23 @@ Number = int | float
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    utilisation_warning: float = 80.0  # percent of the active batches' total capacity
-    utilisation_critical: float = 95.0
-    pending_retries_warning: int = 10
-    dead_retries_critical: int = 10
-    heartbeat_critical_seconds: float = 300.0
-    stuck_executions_warning: int = 0
-    stuck_executions_critical: int = 10
-    webhook_failures_warning: int = 0
-    webhook_failures_window_seconds: int = 3600
+    """The grading's thresholds; their defaults are the `health_*` knobs of
+    scheduler_project.conf (each overridden by `SCHEDULER_HEALTH_<X>`)."""
+
+    utilisation_warning: float  # percent of the active batches' total capacity
+    utilisation_critical: float
+    pending_retries_warning: int
+    dead_retries_critical: int
+    heartbeat_critical_seconds: float
+    stuck_executions_warning: int
+    stuck_executions_critical: int
+    webhook_failures_warning: int
+    webhook_failures_window_seconds: int
 
     @classmethod
     def from_settings(cls) -> HealthThresholds:
-        """Each field `x` is overridden by the setting `SCHEDULER_HEALTH_<X>`."""
-        defaults = cls()
-        return cls(
-            **{
-                name: getattr(settings, f"SCHEDULER_HEALTH_{name.upper()}", value)
-                for name, value in asdict(defaults).items()
-            }
-        )
+        knobs = conf.get()
+        return cls(**{f.name: getattr(knobs, f"health_{f.name}") for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ def health_status(
     inputs: HealthInputs, thresholds: HealthThresholds | None = None
 ) -> tuple[str, list[Check]]:
     """The overall status (the worst check) and every check, in a fixed order."""
-    t = thresholds or HealthThresholds()
+    t = thresholds or HealthThresholds.from_settings()
     window_minutes = t.webhook_failures_window_seconds / 60
     checks = [
         _utilisation(inputs.utilisation, t),
@@ -179,7 +176,7 @@ def _seconds(delta: timedelta | None) -> float | None:
 def health_inputs(thresholds: HealthThresholds | None = None) -> HealthInputs:
     """Read the inputs with five aggregate queries, whatever the number of rows. Ages are
     measured on the database clock, like every other time decision of the scheduler."""
-    t = thresholds or HealthThresholds()
+    t = thresholds or HealthThresholds.from_settings()
     batches = Batch.objects.filter(status=BatchStatus.ACTIVE).aggregate(
         used=Sum("business_count"), room=Sum("capacity")
     )

@@ -19,10 +19,9 @@ from kombu import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitoring.metrics import metrics_registry
+from scheduler_project import conf
 
 logger = logging.getLogger(__name__)
-
-READYZ_TIMEOUT_SECONDS = 2.0
 
 
 def database_check() -> None:
@@ -35,7 +34,7 @@ def database_check() -> None:
 
 def broker_check() -> None:
     """Connect to the Celery broker once, with a short timeout; raises when unreachable."""
-    timeout = float(getattr(settings, "READYZ_TIMEOUT_SECONDS", READYZ_TIMEOUT_SECONDS))
+    timeout = conf.get().readyz_timeout_seconds
     connection = Connection(
         settings.CELERY_BROKER_URL,
         transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {},
@@ -91,7 +90,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def _token_ok(request: HttpRequest) -> bool:
-    token = getattr(settings, "METRICS_TOKEN", "")
+    token = conf.get().metrics_token
     if not token:
         return True
     keyword, _, given = request.headers.get("Authorization", "").partition(" ")

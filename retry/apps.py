@@ -1,3 +1,6 @@
+"""The per-business retry queue: entries, backoff policy, recording outcomes, claiming due
+entries, force retry, clean-up. It points at executions; schedules starts their runs."""
+
 from django.apps import AppConfig
 
 

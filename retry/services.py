@@ -1,4 +1,4 @@
-"""The per-business retry queue: record outcomes, run due retries, force, clean up.
+"""The per-business retry queue: record outcomes, claim due entries, force, clean up.
 
 Timing lives in `next_attempt_at` (database clock), never in Celery countdowns: a retry
 survives any worker or broker restart.
@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.db.models.functions import Now
 
 from access.services import audit_event_record
 from businesses.models import Business
 from retry.models import OPEN_RETRY_STATES, RetryEntry, RetryState
 from retry.policies import next_attempt_delay
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.models import Execution, Mapping, Trigger
-from schedules.services.enqueue import executions_enqueue_start
+
+if TYPE_CHECKING:  # the queue points at executions; it never builds or starts them
+    from schedules.models import Execution
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ RETRY_NOT_SCHEDULED = "The business is no longer scheduled for this scrape type.
 def _delay(attempts_done: int) -> timedelta | None:
     return next_attempt_delay(
         attempts_done=attempts_done,
-        delays_minutes=settings.SCHEDULER_RETRY_DELAYS_MINUTES,
-        max_attempts=settings.SCHEDULER_RETRY_MAX_ATTEMPTS,
+        delays_minutes=conf.get().retry_delays_minutes,
+        max_attempts=conf.get().retry_max_attempts,
     )
 
 
@@ -93,74 +94,41 @@ def retry_entries_record(
     )
 
 
-@transaction.atomic
-def retry_entries_process_due(*, limit: int = 200) -> list:
-    """Start a single-business run for each due entry; returns the executions created.
-
-    Claimed with SKIP LOCKED, so several processors never start the same retry twice.
-    """
-    due = list(
+def retry_entries_claim_due(*, limit: int = 200) -> list[RetryEntry]:
+    """Lock the pending entries whose time has come (oldest first), inside the caller's
+    transaction; SKIP LOCKED leaves the ones another processor holds to it."""
+    return list(
         RetryEntry.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(state=RetryState.PENDING, next_attempt_at__lte=Now())
         .select_related("business")
         .order_by("next_attempt_at")[:limit]
     )
-    if not due:
-        return []
-    now = db_now()
-    batches = dict(
-        Mapping.objects.filter(
-            Q(
-                *[Q(business_id=e.business_id, scrape_type=e.scrape_type) for e in due],
-                _connector=Q.OR,
-            )
-        ).values_list("business_id", "batch_id")
-    )
-    lease_until = now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS)
-    executions, to_start = [], []
-    for entry in due:
-        business = entry.business
-        if not business.active:
+
+
+def retry_entries_mark_started(
+    *, entries: Sequence[RetryEntry], executions: dict[int, Execution], now: datetime
+) -> None:
+    """Record the claimed entries' fate: running with their new execution (entry id →
+    execution), or dead when their business was deactivated meanwhile."""
+    for entry in entries:
+        execution = executions.get(entry.id)
+        if execution is None:
             entry.state, entry.last_error, entry.next_attempt_at = (
                 RetryState.DEAD,
                 BUSINESS_INACTIVE,
                 None,
             )
-            continue
-        execution = Execution(
-            batch_id=batches.get(business.id),
-            platform=business.platform,
-            scrape_type=entry.scrape_type,
-            trigger=Trigger.RETRY,
-            scheduled_for=now,
-            created_at=now,  # explicit: keeps bulk_create on PostgreSQL's UNNEST insert
-            lease_expires_at=lease_until,
-            business_snapshot=[
-                {
-                    "business_id": business.id,
-                    "team_id": business.team_id,
-                    "external_id": business.external_id,
-                    "key": business.platform_key,
-                }
-            ],
-            business_count=1,
-        )
-        executions.append(execution)
-        to_start.append(execution.id)
-        entry.state, entry.attempts, entry.last_execution = (
-            RetryState.RUNNING,
-            entry.attempts + 1,
-            execution,
-        )
-    for entry in due:
+        else:
+            entry.state, entry.attempts, entry.last_execution = (
+                RetryState.RUNNING,
+                entry.attempts + 1,
+                execution,
+            )
         entry.updated_at = now
-    Execution.objects.bulk_create(executions)
     RetryEntry.objects.bulk_update(
-        due, ["state", "attempts", "last_execution", "last_error", "next_attempt_at", "updated_at"]
+        entries,
+        ["state", "attempts", "last_execution", "last_error", "next_attempt_at", "updated_at"],
     )
-    executions_enqueue_start(to_start)
-    logger.info("started %d retries", len(to_start), extra={"action": "retry"})
-    return to_start
 
 
 @transaction.atomic
@@ -208,7 +176,7 @@ def retry_force(
 
 def retry_entries_cleanup(*, retention: timedelta | None = None) -> int:
     """Delete closed entries (succeeded, dead) untouched for the retention period."""
-    retention = retention or timedelta(days=settings.SCHEDULER_RETRY_RETENTION_DAYS)
+    retention = retention or timedelta(days=conf.get().retry_retention_days)
     deleted, _ = RetryEntry.objects.filter(
         state__in=[RetryState.SUCCEEDED, RetryState.DEAD], updated_at__lt=db_now() - retention
     ).delete()

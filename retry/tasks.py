@@ -1,16 +1,12 @@
+"""Celery tasks of the retry queue: thin wrappers that call one service. (Starting the
+runs of due retries is schedules' task: a retry is a run.)"""
+
 from celery import shared_task
 
-from retry.services import retry_entries_cleanup, retry_entries_process_due
-
-PROCESS_TASK_NAME = "retry.tasks.process_due"
-CLEANUP_TASK_NAME = "retry.tasks.cleanup"
+from retry.services import retry_entries_cleanup
+from scheduler_project import task_names
 
 
-@shared_task(name=PROCESS_TASK_NAME, ignore_result=True)
-def process_due() -> int:
-    return len(retry_entries_process_due())
-
-
-@shared_task(name=CLEANUP_TASK_NAME, ignore_result=True)
+@shared_task(name=task_names.RETRY_CLEANUP, ignore_result=True)
 def cleanup() -> int:
     return retry_entries_cleanup()

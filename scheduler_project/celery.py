@@ -1,6 +1,6 @@
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_project.settings")
 
@@ -18,23 +18,6 @@ def _make_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
             os.makedirs(options[key], exist_ok=True)
 
 
-class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Every worker records a heartbeat now and every 30 s, so health and the dashboard
-    show which workers are alive."""
-
-    requires = {"celery.worker.components:Timer"}
-
-    def start(self, worker: object) -> None:
-        from schedules.heartbeats import WORKER_HEARTBEAT_SECONDS, worker_heartbeat
-
-        worker_heartbeat(worker.hostname)
-        self.timer = worker.timer.call_repeatedly(
-            WORKER_HEARTBEAT_SECONDS, worker_heartbeat, (worker.hostname,), priority=10
-        )
-
-    def stop(self, worker: object) -> None:
-        if getattr(self, "timer", None):
-            self.timer.cancel()
-
-
-app.steps["worker"].add(WorkerHeartbeat)
+# Every worker records a heartbeat (schedules/heartbeats.py), named here so this module,
+# at the bottom of the house, imports no app.
+app.steps["worker"].add("schedules.heartbeats:WorkerHeartbeat")

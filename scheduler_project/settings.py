@@ -5,16 +5,19 @@ filesystem Celery broker, so a first run needs no server. Bad values raise at st
 instead of being silently replaced by a default.
 """
 
+import os
 from pathlib import Path
 
 import environ
+
+from scheduler_project import conf, task_names
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SCHEDULER_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = conf.env_bool(os.environ, "DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
@@ -167,22 +170,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="scheduler")
-# Independent workflows: each runs on its own queue, so a backlog or a crash in one (say,
-# a slow Apify making starts pile up) never delays another (the dispatch tick, webhooks).
-SCHEDULER_QUEUES = {
-    "dispatch": ["schedules.tasks.dispatch", "schedules.tasks.expire_custom_intervals"],
-    "start": ["schedules.tasks.executions_start"],
-    "ingest": ["webhooks.tasks.process_webhook_event"],
-    "retry": ["retry.tasks.process_due"],
-    "maintenance": ["schedules.tasks.reconcile", "retry.tasks.cleanup", "schedules.tasks.*"],
-}
+SCHEDULER_QUEUES = task_names.QUEUES  # queue → the tasks routed to it
 CELERY_TASK_ROUTES = {
     task: {"queue": queue} for queue, tasks in SCHEDULER_QUEUES.items() for task in tasks
 }
 # A worker started without -Q consumes every queue (the embedded default and run_stack).
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 ALL_QUEUES = ",".join([*SCHEDULER_QUEUES, CELERY_TASK_DEFAULT_QUEUE])
-CELERY_BEAT_SCHEDULER = "scheduler_project.beat:HeartbeatScheduler"
+CELERY_BEAT_SCHEDULER = "schedules.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- Apify ------------------------------------------------------------------------------
@@ -194,61 +189,6 @@ WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="http://127.0.0.1:8000")
 APIFY_WEBHOOK_SECRET = env.str("APIFY_WEBHOOK_SECRET", default="dev-only-webhook-secret")
 
 # --- Scheduler knobs (SPEC §2, §3) ---------------------------------------------------------
-DISPATCH_TICK_SECONDS = env.int("DISPATCH_TICK_SECONDS", default=10)
-SCHEDULER_ENV = env.str("SCHEDULER_ENV", default="production")
-
-SCHEDULER_TIER_INTERVALS = env.dict(
-    "SCHEDULER_TIER_INTERVALS",
-    cast={"value": int},
-    default={"free": 72 * 60, "starter": 24 * 60, "professional": 12 * 60, "enterprise": 6 * 60},
-)
-# Overrides for the registry's defaults, e.g. SCHEDULER_CAPACITY=google=300,booking=120
-SCHEDULER_CAPACITY = env.dict("SCHEDULER_CAPACITY", cast={"value": int}, default={})
-# e.g. SCHEDULER_ACTOR_IDS=google.reviews=me/my-actor
-SCHEDULER_ACTOR_IDS = env.dict("SCHEDULER_ACTOR_IDS", default={})
-SCHEDULER_MAX_REVIEWS_PER_BUSINESS = env.int("SCHEDULER_MAX_REVIEWS_PER_BUSINESS", default=50)
-SCHEDULER_STAGGER_STEP_MINUTES = env.int("SCHEDULER_STAGGER_STEP_MINUTES", default=5)
-SCHEDULER_CATCHUP_WINDOW_SECONDS = env.int("SCHEDULER_CATCHUP_WINDOW_SECONDS", default=600)
-SCHEDULER_CLAIM_CHUNK = env.int("SCHEDULER_CLAIM_CHUNK", default=500)
-SCHEDULER_START_MESSAGE_SIZE = env.int("SCHEDULER_START_MESSAGE_SIZE", default=10)
-SCHEDULER_LEASE_SECONDS = env.int("SCHEDULER_LEASE_SECONDS", default=300)
-SCHEDULER_RUN_TIMEOUT_SECONDS = env.int("SCHEDULER_RUN_TIMEOUT_SECONDS", default=3600)
-SCHEDULER_RUN_MEMORY_MBYTES = env.int("SCHEDULER_RUN_MEMORY_MBYTES", default=1024)
-SCHEDULER_RETRY_DELAYS_MINUTES = env.list(
-    "SCHEDULER_RETRY_DELAYS_MINUTES", cast=int, default=[5, 15, 45]
-)
-SCHEDULER_RETRY_MAX_ATTEMPTS = env.int("SCHEDULER_RETRY_MAX_ATTEMPTS", default=3)
-SCHEDULER_RETRY_RETENTION_DAYS = env.int("SCHEDULER_RETRY_RETENTION_DAYS", default=14)
-SCHEDULER_RETRY_TICK_SECONDS = env.int("SCHEDULER_RETRY_TICK_SECONDS", default=30)
-# A run still `running` this long after its Apify timeout is asked about (lost webhook).
-SCHEDULER_RUN_GRACE_SECONDS = env.int("SCHEDULER_RUN_GRACE_SECONDS", default=600)
-SCHEDULER_RECONCILE_TICK_SECONDS = env.int("SCHEDULER_RECONCILE_TICK_SECONDS", default=60)
-# A callback still unprocessed after this long (its message was lost) is enqueued again.
-SCHEDULER_WEBHOOK_REQUEUE_SECONDS = env.int("SCHEDULER_WEBHOOK_REQUEUE_SECONDS", default=120)
-
-# --- Health (SPEC §3 Health): every threshold is a setting -------------------------------
-SCHEDULER_HEALTH_UTILISATION_WARNING = env.float("SCHEDULER_HEALTH_UTILISATION_WARNING", 80.0)
-SCHEDULER_HEALTH_UTILISATION_CRITICAL = env.float("SCHEDULER_HEALTH_UTILISATION_CRITICAL", 95.0)
-SCHEDULER_HEALTH_PENDING_RETRIES_WARNING = env.int("SCHEDULER_HEALTH_PENDING_RETRIES_WARNING", 10)
-SCHEDULER_HEALTH_DEAD_RETRIES_CRITICAL = env.int("SCHEDULER_HEALTH_DEAD_RETRIES_CRITICAL", 10)
-SCHEDULER_HEALTH_HEARTBEAT_CRITICAL_SECONDS = env.int(
-    "SCHEDULER_HEALTH_HEARTBEAT_CRITICAL_SECONDS", 300
-)
-SCHEDULER_HEALTH_STUCK_EXECUTIONS_WARNING = env.int("SCHEDULER_HEALTH_STUCK_EXECUTIONS_WARNING", 0)
-SCHEDULER_HEALTH_STUCK_EXECUTIONS_CRITICAL = env.int(
-    "SCHEDULER_HEALTH_STUCK_EXECUTIONS_CRITICAL", 10
-)
-SCHEDULER_HEALTH_WEBHOOK_FAILURES_WARNING = env.int("SCHEDULER_HEALTH_WEBHOOK_FAILURES_WARNING", 0)
-SCHEDULER_HEALTH_WEBHOOK_FAILURES_WINDOW_SECONDS = env.int(
-    "SCHEDULER_HEALTH_WEBHOOK_FAILURES_WINDOW_SECONDS", 3600
-)
-READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", 2.0)
-# When set, /metrics asks for `Authorization: Bearer <token>`.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-
-# --- Retention (bulk, hourly) -------------------------------------------------------------
-SCHEDULER_RETENTION_EXECUTIONS_DAYS = env.int("SCHEDULER_RETENTION_EXECUTIONS_DAYS", default=30)
-SCHEDULER_RETENTION_KEEP_PER_BATCH = env.int("SCHEDULER_RETENTION_KEEP_PER_BATCH", default=50)
-# Webhook dedupe records: never under 3 days (Apify retries a delivery for ~32 h).
-SCHEDULER_RETENTION_WEBHOOK_DAYS = env.int("SCHEDULER_RETENTION_WEBHOOK_DAYS", default=7)
-SCHEDULER_RETENTION_CHUNK = env.int("SCHEDULER_RETENTION_CHUNK", default=1000)
+# Every SCHEDULER_* setting (and DISPATCH_TICK_SECONDS, READYZ_TIMEOUT_SECONDS, METRICS_TOKEN):
+# types and defaults live in scheduler_project/conf.py; the environment overrides them.
+globals().update(conf.from_environ(os.environ))

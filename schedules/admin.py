@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from scheduler_project.errors import ConflictError
-from schedules.models import Batch, Execution, Heartbeat, Mapping, ScheduleGroup
+from schedules.models import Batch, Execution, Heartbeat, Mapping, ScheduleGroup, UnmatchedItem
 from schedules.services.assignment import group_consolidate, group_rebalance
 from schedules.services.batches import batch_pause, batch_resume, batch_trigger
 
@@ -129,3 +129,11 @@ class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "last_seen_at")
     list_filter = ("kind",)
     search_fields = ("name",)
+
+
+@admin.register(UnmatchedItem)
+class UnmatchedItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "execution", "reason", "key", "created_at")
+    list_filter = ("reason",)
+    search_fields = ("key", "=execution__id")
+    raw_id_fields = ("execution",)

@@ -9,15 +9,10 @@ from datetime import timedelta
 
 from apify_client import ApifyClient
 from django.conf import settings
+from django.urls import reverse
 
-WEBHOOK_PATH = "/api/v1/webhooks/apify/"
-WEBHOOK_EVENT_TYPES = (
-    "ACTOR.RUN.SUCCEEDED",
-    "ACTOR.RUN.FAILED",
-    "ACTOR.RUN.TIMED_OUT",
-    "ACTOR.RUN.ABORTED",
-)
-WEBHOOK_SECRET_HEADER = "X-Webhook-Secret"
+from scheduler_project import conf
+from webhooks.contract import WEBHOOK_EVENT_TYPES, WEBHOOK_SECRET_HEADER, WEBHOOK_URL_NAME
 
 
 class ApifyStartError(Exception):
@@ -48,7 +43,7 @@ def run_webhook(idempotency_key: str) -> dict:
     """The ad-hoc webhook attached to every run: our URL, the secret in a header."""
     return {
         "event_types": list(WEBHOOK_EVENT_TYPES),
-        "request_url": settings.WEBHOOK_BASE_URL.rstrip("/") + WEBHOOK_PATH,
+        "request_url": settings.WEBHOOK_BASE_URL.rstrip("/") + reverse(WEBHOOK_URL_NAME),
         "headers_template": json.dumps({WEBHOOK_SECRET_HEADER: settings.APIFY_WEBHOOK_SECRET}),
         "idempotency_key": idempotency_key,
     }
@@ -63,8 +58,8 @@ def actor_run_start(*, actor_id: str, run_input: dict, idempotency_key: str) -> 
             .start(
                 run_input=run_input,
                 webhooks=[run_webhook(idempotency_key)],
-                memory_mbytes=settings.SCHEDULER_RUN_MEMORY_MBYTES,
-                run_timeout=timedelta(seconds=settings.SCHEDULER_RUN_TIMEOUT_SECONDS),
+                memory_mbytes=conf.get().run_memory_mbytes,
+                run_timeout=timedelta(seconds=conf.get().run_timeout_seconds),
             )
         )
     except Exception as exc:

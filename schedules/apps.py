@@ -1,3 +1,7 @@
+"""The loop: global schedules (groups), batches, mappings and executions; assignment,
+dispatch, execution start (the only Apify caller: apify.py), ingest, reconcile, retry runs,
+validation and the code-defined system schedules."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 
+from celery import bootsteps
 from django.db import close_old_connections
 
 from scheduler_project.dbclock import db_now
@@ -28,3 +29,20 @@ def worker_heartbeat(hostname: str) -> None:
         heartbeat_record("worker", name=f"worker:{hostname}")
     finally:
         close_old_connections()
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Every worker records a heartbeat now and every 30 s, so health and the dashboard
+    show which workers are alive (added to the worker by scheduler_project/celery.py)."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def start(self, worker: object) -> None:
+        worker_heartbeat(worker.hostname)
+        self.timer = worker.timer.call_repeatedly(
+            WORKER_HEARTBEAT_SECONDS, worker_heartbeat, (worker.hostname,), priority=10
+        )
+
+    def stop(self, worker: object) -> None:
+        if getattr(self, "timer", None):
+            self.timer.cancel()

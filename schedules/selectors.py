@@ -6,6 +6,8 @@ page costs the same number of queries whatever its size.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -182,3 +184,23 @@ def group_utilisation() -> list[dict]:
         )
     )
     return [{**r, "percent": round(100 * (r["used"] or 0) / r["room"], 1)} for r in rows]
+
+
+def businesses_with_assignments(businesses: Iterable[Business]) -> list[Business]:
+    """Attach `assignments` (scrape type, batch, interval) to each business with ONE query
+    of plain values: building model instances for a page of mappings cost more than the
+    rest of the request (bench/api_load.py)."""
+    businesses = list(businesses)
+    rows = (
+        Mapping.objects.filter(business_id__in=[b.id for b in businesses])
+        .order_by("scrape_type")
+        .values_list("business_id", "scrape_type", "batch_id", "batch__group__interval_minutes")
+    )
+    by_business: dict[int, list[dict]] = defaultdict(list)
+    for business_id, scrape_type, batch_id, interval in rows:
+        by_business[business_id].append(
+            {"scrape_type": scrape_type, "schedule_id": batch_id, "interval_minutes": interval}
+        )
+    for business in businesses:
+        business.assignments = by_business.get(business.id, [])
+    return businesses

@@ -6,28 +6,28 @@ import logging
 
 from celery import shared_task
 
-from businesses.services import custom_intervals_expire
+from scheduler_project import task_names
 from schedules.services.dispatch import dispatch_tick
 from schedules.services.execution_start import execution_start
-from schedules.services.reconcile import executions_abort_cancelled, executions_reconcile
+from schedules.services.ingest import webhook_event_ingest
+from schedules.services.reconcile import (
+    executions_abort_cancelled,
+    executions_reconcile,
+    webhook_events_requeue_stale,
+)
 from schedules.services.retention import history_prune
-from webhooks.services import webhook_events_requeue_stale
+from schedules.services.retry_runs import retry_runs_start_due
 
 logger = logging.getLogger(__name__)
 
-DISPATCH_TASK_NAME = "schedules.tasks.dispatch"
-EXPIRE_TASK_NAME = "schedules.tasks.expire_custom_intervals"
-RECONCILE_TASK_NAME = "schedules.tasks.reconcile"
-RETENTION_TASK_NAME = "schedules.tasks.prune_history"
 
-
-@shared_task(name=DISPATCH_TASK_NAME, ignore_result=True)
+@shared_task(name=task_names.DISPATCH, ignore_result=True)
 def dispatch() -> dict:
     result = dispatch_tick()
     return {"claimed": result.claimed, "created": result.created}
 
 
-@shared_task(name="schedules.tasks.executions_start", ignore_result=True)
+@shared_task(name=task_names.START, ignore_result=True)
 def executions_start(execution_ids: list[str]) -> None:
     for execution_id in execution_ids:
         try:
@@ -38,12 +38,7 @@ def executions_start(execution_ids: list[str]) -> None:
             logger.exception("start of %s crashed", execution_id, extra={"action": "start"})
 
 
-@shared_task(name=EXPIRE_TASK_NAME, ignore_result=True)
-def expire_custom_intervals() -> int:
-    return custom_intervals_expire()
-
-
-@shared_task(name=RECONCILE_TASK_NAME, ignore_result=True)
+@shared_task(name=task_names.RECONCILE, ignore_result=True)
 def reconcile() -> dict:
     return {
         "requeued_callbacks": webhook_events_requeue_stale(),
@@ -52,6 +47,16 @@ def reconcile() -> dict:
     }
 
 
-@shared_task(name=RETENTION_TASK_NAME, ignore_result=True)
+@shared_task(name=task_names.PRUNE_HISTORY, ignore_result=True)
 def prune_history() -> dict:
     return history_prune().as_dict()
+
+
+@shared_task(name=task_names.INGEST_CALLBACK, ignore_result=True)
+def ingest_callback(event_id: int) -> str:
+    return webhook_event_ingest(event_id=event_id)
+
+
+@shared_task(name=task_names.START_DUE_RETRIES, ignore_result=True)
+def start_due_retries() -> int:
+    return len(retry_runs_start_due())

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from webhooks.models import UnmatchedItem, WebhookEvent
+from webhooks.models import WebhookEvent
 
 
 @admin.register(WebhookEvent)
@@ -18,11 +18,3 @@ class WebhookEventAdmin(admin.ModelAdmin):
     search_fields = ("run_id", "dispatch_id", "error")
     raw_id_fields = ("execution",)
     date_hierarchy = "received_at"
-
-
-@admin.register(UnmatchedItem)
-class UnmatchedItemAdmin(admin.ModelAdmin):
-    list_display = ("id", "execution", "reason", "key", "created_at")
-    list_filter = ("reason",)
-    search_fields = ("key", "=execution__id")
-    raw_id_fields = ("execution",)

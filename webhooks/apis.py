@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduler_project.api import ERRORS
-from schedules.apify import WEBHOOK_EVENT_TYPES, WEBHOOK_SECRET_HEADER
+from webhooks.contract import WEBHOOK_EVENT_TYPES, WEBHOOK_SECRET_HEADER
 from webhooks.services import webhook_event_receive
 
 SECRET_INVALID = "Missing or wrong webhook secret."

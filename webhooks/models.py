@@ -44,25 +44,3 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.run_id} ({self.status})"
-
-
-class UnmatchedItem(models.Model):
-    """A dataset item no snapshot business could claim: kept aside, never guessed."""
-
-    class Reason(models.TextChoices):
-        NO_KEY = "no_key", "The item carries no attribution key"
-        NOT_IN_SNAPSHOT = "not_in_snapshot", "No business of the run's snapshot has this key"
-
-    execution = models.ForeignKey(
-        "schedules.Execution", on_delete=models.CASCADE, related_name="unmatched_items"
-    )
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    key = models.CharField(max_length=500, blank=True)
-    payload = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["execution", "reason"], name="unmatched_execution_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.reason} item of {self.execution_id}"

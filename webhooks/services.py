@@ -1,43 +1,21 @@
-"""Receiving Apify callbacks and ingesting finished runs.
-
-`execution_ingest` is THE path that finishes a running execution: the webhook processor and
-the reconciliation poller both call it, so a lost, duplicated or late webhook all end the
-same way, exactly once (the execution row lock and its `running` state decide who writes).
-"""
+"""The callback inbox: store each Apify callback once, enqueue its processing, record the
+outcome. What a callback means for its run is ingest's business (schedules)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
-from uuid import UUID
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 
-from businesses.models import Business, ReviewItem, ScrapeStatus
-from businesses.platforms import Platform, ScrapeType, get_platform
-from retry.services import retry_entries_record
 from scheduler_project.dbclock import db_now
-from schedules import apify
-from schedules.models import Execution
-from schedules.services.executions import execution_transition
-from schedules.states import ExecutionState
-from webhooks.attribution import Attribution, attribute_items
-from webhooks.models import UnmatchedItem, WebhookEvent, WebhookStatus
+from scheduler_project.enqueue import callback_enqueue_processing
+from scheduler_project.jsonb import jsonb_safe
+from webhooks.models import WebhookEvent, WebhookStatus
 
 logger = logging.getLogger(__name__)
-
-RUN_NOT_FOUND = "Apify does not know run {run_id}."
-RUN_ENDED = "The Apify run ended {status}{message}."
-NO_OVERVIEW_ITEM = "The run returned no overview item for this business."
-
-
-# --- the endpoint's write ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -53,51 +31,14 @@ def webhook_event_receive(
 
     Processing is enqueued after commit; a duplicate only bumps a counter.
     """
-    payload = _jsonb_safe(payload)
+    payload = jsonb_safe(payload)
     if connection.vendor == "postgresql":
         event_id, inserted = _upsert_event(run_id, event_type, payload, dispatch_id)
     else:
         event_id, inserted = _create_or_count_event(run_id, event_type, payload, dispatch_id)
     if inserted:
-        from webhooks.tasks import process_webhook_event
-
-        # robust: with the broker down the callback is still accepted (it is stored);
-        # webhook_events_requeue_stale() enqueues it once the broker is back.
-        transaction.on_commit(lambda: process_webhook_event.delay(event_id), robust=True)
+        callback_enqueue_processing(event_id)
     return Delivery(event_id=event_id, duplicate=not inserted)
-
-
-def webhook_events_requeue_stale(*, limit: int = 500) -> int:
-    """Enqueue again the callbacks whose processing was lost: still `received` after
-    SCHEDULER_WEBHOOK_REQUEUE_SECONDS (the message died with a broker restart, or was never
-    published), or `failed` while their execution is still running (the ingest was cut off).
-
-    Processing twice is harmless (one ingest per run), so this may race the original message.
-    Without it, such a run would wait for reconciliation: the run timeout plus grace.
-    """
-    from webhooks.tasks import process_webhook_event
-
-    stale_before = db_now() - timedelta(seconds=settings.SCHEDULER_WEBHOOK_REQUEUE_SECONDS)
-    lost = Q(status=WebhookStatus.RECEIVED, received_at__lt=stale_before)
-    cut_off = Q(
-        status=WebhookStatus.FAILED,
-        processed_at__lt=stale_before,
-        execution__state=ExecutionState.RUNNING,
-    )
-    event_ids = list(
-        WebhookEvent.objects.filter(lost | cut_off)
-        .order_by("received_at")
-        .values_list("id", flat=True)[:limit]
-    )
-    for event_id in event_ids:
-        process_webhook_event.delay(event_id)
-    if event_ids:
-        logger.warning(
-            "re-enqueued %d webhook events whose processing was lost",
-            len(event_ids),
-            extra={"action": "webhook"},
-        )
-    return len(event_ids)
 
 
 def _upsert_event(
@@ -137,206 +78,10 @@ def _create_or_count_event(
         return events.values_list("id", flat=True).get(), False
 
 
-def webhook_event_process(*, event_id: int) -> str:
-    """Find the execution of a stored callback and ingest its run. Returns the new status."""
-    event = WebhookEvent.objects.get(id=event_id)
-    execution = Execution.objects.filter(apify_run_id=event.run_id).only("id").first()
-    status, error = WebhookStatus.PROCESSED, ""
-    if execution is None:
-        status = WebhookStatus.UNKNOWN_RUN
-    else:
-        try:
-            execution_ingest(execution_id=execution.id)
-        except Exception as exc:
-            # Reconciliation finishes the execution later; the event says what went wrong.
-            logger.exception("ingest of run %s failed", event.run_id, extra={"action": "ingest"})
-            status, error = WebhookStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+def webhook_event_mark(
+    *, event_id: int, status: str, error: str = "", execution: object | None = None
+) -> None:
+    """Record how processing a stored callback ended (and which execution it was for)."""
     WebhookEvent.objects.filter(id=event_id).update(
         status=status, error=error, processed_at=db_now(), execution=execution
     )
-    return status
-
-
-# --- ingest --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    state: str
-    items: int
-    attributed: int
-    unmatched: int
-    failed: int
-
-
-def execution_ingest(*, execution_id: UUID) -> IngestResult | None:
-    """Finish a running execution from what Apify says of its run (the webhook payload is
-    only a hint). Returns None when there is nothing to do: not running any more (already
-    ingested, cancelled) or the run has not ended yet."""
-    execution = Execution.objects.only("state", "apify_run_id").get(id=execution_id)
-    if execution.state != ExecutionState.RUNNING or not execution.apify_run_id:
-        return None
-    run = apify.actor_run_get(execution.apify_run_id)
-    if run is not None and not run.is_terminal:
-        return None
-    # Download outside any lock: a concurrent ingest may download too, only one writes.
-    items = (
-        list(apify.dataset_items(run.dataset_id))
-        if run is not None and run.status == "SUCCEEDED" and run.dataset_id
-        else []
-    )
-    return _record(execution_id, execution.apify_run_id, run, items)
-
-
-def _run_failure(run_id: str, run: apify.RunState | None) -> str | None:
-    if run is None:
-        return RUN_NOT_FOUND.format(run_id=run_id)
-    if run.status != "SUCCEEDED":
-        message = f": {run.status_message}" if run.status_message else ""
-        return RUN_ENDED.format(status=run.status, message=message)
-    return None
-
-
-@transaction.atomic
-def _record(
-    execution_id: UUID, run_id: str, run: apify.RunState | None, items: list
-) -> IngestResult | None:
-    execution = Execution.objects.select_for_update().get(id=execution_id)
-    if execution.state != ExecutionState.RUNNING:
-        return None  # another ingest finished it while we downloaded
-    now = db_now()
-    snapshot = execution.business_snapshot
-    snapshot_ids = [entry["business_id"] for entry in snapshot]
-    alive = set(Business.objects.filter(id__in=snapshot_ids).values_list("id", flat=True))
-
-    run_error = _run_failure(run_id, run)
-    if run_error:
-        attribution = Attribution()
-        failed = {business_id: run_error for business_id in snapshot_ids}
-    else:
-        platform = get_platform(execution.platform)
-        attribution = attribute_items(platform=platform, snapshot=snapshot, items=items)
-        failed = dict(attribution.errors)
-        if execution.scrape_type == ScrapeType.OVERVIEW:
-            for business_id in snapshot_ids:
-                if business_id not in attribution.with_items:
-                    failed.setdefault(business_id, NO_OVERVIEW_ITEM)
-        _store_items(execution, platform, [m for m in attribution.matched if m[0] in alive])
-    UnmatchedItem.objects.bulk_create(
-        [
-            UnmatchedItem(
-                execution=execution,
-                reason=reason,
-                key=key[:500],
-                payload=_jsonb_safe(item if isinstance(item, dict) else {"value": item}),
-            )
-            for reason, key, item in attribution.unmatched
-        ],
-        batch_size=2000,
-    )
-    failed = {b: e for b, e in failed.items() if b in alive}
-    succeeded = [b for b in snapshot_ids if b in alive and b not in failed]
-    _record_business_outcomes(now, succeeded, failed)
-
-    state = ExecutionState.FAILED if run_error else ExecutionState.SUCCEEDED
-    started = execution.started_at or execution.created_at
-    execution_transition(
-        execution_id=execution.id,
-        to=state,
-        only_from=[ExecutionState.RUNNING],
-        finished_at=now,
-        duration_ms=max(0, int((now - started).total_seconds() * 1000)),
-        items_count=len(items),
-        attributed_count=len(attribution.matched),
-        unmatched_count=len(attribution.unmatched),
-        failed_count=len(failed),
-        usage_usd=Decimal(str(run.usage_usd)) if run and run.usage_usd is not None else None,
-        compute_units=run.compute_units if run else None,
-        error=run_error or "",
-        apify_dataset_id=run.dataset_id if run else execution.apify_dataset_id,
-    )
-    retry_entries_record(execution=execution, succeeded=succeeded, failed=failed)
-    logger.info(
-        "ingested run %s: %d items, %d attributed, %d unmatched, %d businesses failed",
-        run_id,
-        len(items),
-        len(attribution.matched),
-        len(attribution.unmatched),
-        len(failed),
-        extra={"action": "ingest"},
-    )
-    return IngestResult(
-        state, len(items), len(attribution.matched), len(attribution.unmatched), len(failed)
-    )
-
-
-def _record_business_outcomes(now: datetime, succeeded: list[int], failed: dict[int, str]) -> None:
-    Business.objects.filter(id__in=succeeded).update(
-        last_scraped_at=now, last_status=ScrapeStatus.SUCCEEDED, last_error="", updated_at=now
-    )
-    by_error: dict[str, list[int]] = defaultdict(list)
-    for business_id, error in failed.items():
-        by_error[error].append(business_id)
-    for error, ids in by_error.items():
-        Business.objects.filter(id__in=ids).update(
-            last_scraped_at=now, last_status=ScrapeStatus.FAILED, last_error=error, updated_at=now
-        )
-
-
-def _json_text(item: object) -> str:
-    """JSON for a jsonb column: PostgreSQL refuses the NUL character, scrapers do not."""
-    return json.dumps(item, default=str).replace("\\u0000", "")
-
-
-def _jsonb_safe(value: object) -> object:
-    return json.loads(_json_text(value))
-
-
-def _store_items(
-    execution: Execution, platform: Platform, matched: list[tuple[int, str, dict]]
-) -> None:
-    """Upsert review items: unique per (business, platform item id), so a re-ingest adds
-    nothing. On PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT."""
-    if connection.vendor != "postgresql":
-        ReviewItem.objects.bulk_create(
-            [
-                ReviewItem(
-                    business_id=b,
-                    execution=execution,
-                    platform_item_id=i,
-                    payload=_jsonb_safe(item),
-                    published_at=platform.item_published_at(item),
-                )
-                for b, i, item in matched
-            ],
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
-        return
-    with connection.cursor() as cursor:
-        # COPY streams rows without building SQL literals: quoting 100,000 JSON documents as
-        # array parameters cost more than the rest of an ingest (bench/ingest.py).
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS review_import (business_id bigint, "
-            "platform_item_id text, payload jsonb, published_at timestamptz) "
-            "ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE review_import")
-        with cursor.copy(
-            "COPY review_import (business_id, platform_item_id, payload, published_at) FROM STDIN"
-        ) as copy:
-            for business_id, item_id, item in matched:
-                copy.write_row(
-                    (business_id, item_id, _json_text(item), platform.item_published_at(item))
-                )
-        cursor.execute(
-            f"""
-            INSERT INTO {ReviewItem._meta.db_table}
-                (business_id, execution_id, platform_item_id, payload, published_at, scraped_at)
-            SELECT business_id, %s, platform_item_id, payload, published_at,
-                   statement_timestamp()
-            FROM review_import
-            ON CONFLICT (business_id, platform_item_id) DO NOTHING
-            """,
-            [execution.id],
-        )

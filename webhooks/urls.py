@@ -1,7 +1,8 @@
 from django.urls import path
 
 from webhooks.apis import ApifyWebhookApi
+from webhooks.contract import WEBHOOK_URL_NAME
 
 urlpatterns = [
-    path("apify/", ApifyWebhookApi.as_view(), name="apify-webhook"),
+    path("apify/", ApifyWebhookApi.as_view(), name=WEBHOOK_URL_NAME),
 ]

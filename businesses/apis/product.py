@@ -21,13 +21,18 @@ from businesses.platforms import PLATFORM_CHOICES, ScrapeType
 from businesses.selectors import (
     business_get,
     business_list,
-    businesses_with_assignments,
     review_feed,
     team_effective_intervals,
     team_get,
 )
 from businesses.services import business_delete, business_register, business_update, team_upsert
 from scheduler_project.api import ERRORS, NewestFirstCursorPagination, Pagination, query_filters
+from schedules.selectors import businesses_with_assignments
+
+
+def _business_get(*, team: Team, business_id: int) -> Business:
+    """One business of THIS team (another team's id is a 404), with its assignments."""
+    return businesses_with_assignments([business_get(team=team, business_id=business_id)])[0]
 
 
 class ProductApi(APIView):
@@ -156,7 +161,7 @@ class BusinessListApi(ProductApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         business = business_register(team=team, **serializer.validated_data)
-        business = business_get(team=team, business_id=business.id)
+        business = _business_get(team=team, business_id=business.id)
         return Response(BusinessOutputSerializer(business).data, status=status.HTTP_201_CREATED)
 
 
@@ -172,7 +177,7 @@ class BusinessDetailApi(ProductApi):
         responses={200: BusinessOutputSerializer, **ERRORS}, operation_id="team_business_get"
     )
     def get(self, request: Request, team_id: str, business_id: int) -> Response:
-        business = business_get(team=team_get(team_id=team_id), business_id=business_id)
+        business = _business_get(team=team_get(team_id=team_id), business_id=business_id)
         return Response(BusinessOutputSerializer(business).data)
 
     @extend_schema(
@@ -182,12 +187,12 @@ class BusinessDetailApi(ProductApi):
     )
     def patch(self, request: Request, team_id: str, business_id: int) -> Response:
         team = team_get(team_id=team_id)
-        business = business_get(team=team, business_id=business_id)
+        business = _business_get(team=team, business_id=business_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         business_update(business=business, **serializer.validated_data)
         return Response(
-            BusinessOutputSerializer(business_get(team=team, business_id=business_id)).data
+            BusinessOutputSerializer(_business_get(team=team, business_id=business_id)).data
         )
 
     @extend_schema(
@@ -198,7 +203,7 @@ class BusinessDetailApi(ProductApi):
     )
     def delete(self, request: Request, team_id: str, business_id: int) -> Response:
         with transaction.atomic():
-            business = business_get(team=team_get(team_id=team_id), business_id=business_id)
+            business = _business_get(team=team_get(team_id=team_id), business_id=business_id)
             business_delete(business=business)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -236,7 +241,7 @@ class BusinessReviewsApi(ProductApi):
     )
     def get(self, request: Request, team_id: str, business_id: int) -> Response:
         filters = query_filters(request, self.FilterSerializer)
-        business = business_get(team=team_get(team_id=team_id), business_id=business_id)
+        business = _business_get(team=team_get(team_id=team_id), business_id=business_id)
         paginator = NewestFirstCursorPagination()
         page = paginator.paginate_queryset(
             review_feed(business=business, since=filters.get("since")),

@@ -9,7 +9,7 @@ from django.views import View
 
 from businesses.models import Business
 from businesses.platforms import PLATFORM_CHOICES
-from businesses.selectors import business_get_any, businesses_with_assignments, review_feed
+from businesses.selectors import business_get_any, review_feed
 from dashboard.views.base import (
     ActionView,
     StaffRequiredMixin,
@@ -19,6 +19,7 @@ from dashboard.views.base import (
 )
 from retry.selectors import retry_entry_list
 from retry.services import retry_force
+from schedules.selectors import businesses_with_assignments
 
 RECENT_REVIEWS = 20
 RECENT_RETRIES = 20

@@ -8,7 +8,6 @@ Reads go through the same selectors as the admin REST API, writes through the sa
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
@@ -25,6 +24,7 @@ from dashboard.views.base import (
     paginate,
     query_without_page,
 )
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, Execution, ScheduleGroup
 from schedules.selectors import batch_detail_get, batch_list, batch_mappings, execution_list
@@ -122,7 +122,7 @@ def _with_duration(execution: Execution) -> Execution:
 
 
 def _misfire_context() -> dict:
-    return {"catchup_minutes": round(settings.SCHEDULER_CATCHUP_WINDOW_SECONDS / 60)}
+    return {"catchup_minutes": round(conf.get().catchup_window_seconds / 60)}
 
 
 class ScheduleListView(StaffRequiredMixin, View):

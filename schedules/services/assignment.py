@@ -13,16 +13,16 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 
 from businesses.models import Business, Team
 from businesses.platforms import PLATFORMS, ScrapeType, get_platform
 from businesses.selectors import effective_intervals
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, Mapping, ScheduleGroup
 from schedules.policies import first_slot_at_or_after, stagger_offset_seconds
@@ -38,7 +38,7 @@ def schedule_groups_init() -> int:
 
     Returns how many were created.
     """
-    intervals = sorted(set(settings.SCHEDULER_TIER_INTERVALS.values()))
+    intervals = sorted(set(conf.get().tier_intervals.values()))
     wanted = [
         ScheduleGroup(platform=p, scrape_type=st, interval_minutes=i, is_standard=True)
         for p, st, i in itertools.product(PLATFORMS, ScrapeType.values, intervals)
@@ -95,9 +95,7 @@ def _adjust_counts(deltas: dict[int, int]) -> None:
 
 
 def _new_batch(group: ScheduleGroup, index: int, now: datetime) -> Batch:
-    offset = stagger_offset_seconds(
-        index, group.interval_minutes, settings.SCHEDULER_STAGGER_STEP_MINUTES
-    )
+    offset = stagger_offset_seconds(index, group.interval_minutes, conf.get().stagger_step_minutes)
     batch = Batch(
         group=group,
         batch_index=index,
@@ -149,6 +147,49 @@ class SyncResult:
     kept: int = 0
 
 
+@dataclass
+class _Moves:
+    kept: int = 0
+    removed_from: Counter[int] = field(default_factory=Counter)  # batch id → -count
+    to_delete: list[int] = field(default_factory=list)  # mapping ids
+    to_place: dict[int, list[Mapping]] = field(default_factory=lambda: defaultdict(list))
+    moved: list[Mapping] = field(default_factory=list)
+
+
+def _plan_moves(
+    current: dict[tuple[int, str], Mapping],
+    wanted: dict[tuple[int, str], GroupKey],
+    groups: dict[GroupKey, ScheduleGroup],
+    by_id: dict[int, Business],
+) -> _Moves:
+    """Compare the mappings there are with the ones there should be: keep, move (to a
+    group, batch chosen later), delete, or create each (business, scrape type)."""
+    moves = _Moves()
+    for key, mapping in current.items():
+        target = groups.get(wanted.get(key, ("", "", 0)))
+        if target and mapping.batch.group_id == target.id and mapping.batch.status != "retired":
+            moves.kept += 1
+            continue
+        moves.removed_from[mapping.batch_id] -= 1
+        if target:
+            moves.to_place[target.id].append(mapping)
+            moves.moved.append(mapping)
+        else:
+            moves.to_delete.append(mapping.pk)
+    for key, group_key in wanted.items():
+        if key not in current:
+            business = by_id[key[0]]
+            moves.to_place[groups[group_key].id].append(
+                Mapping(
+                    business=business,
+                    scrape_type=key[1],
+                    team_id=business.team_id,
+                    platform_key=business.platform_key,
+                )
+            )
+    return moves
+
+
 @transaction.atomic
 def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> SyncResult:
     """Make the mappings of `businesses` match what they should be now.
@@ -187,43 +228,16 @@ def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> 
     # Re-read under the group locks: a rebalance may have moved mappings inside a group.
     current = current_mappings()
 
-    result = SyncResult()
-    removed_from: Counter[int] = Counter()
-    to_delete: list[int] = []
-    to_place: dict[int, list[Mapping]] = defaultdict(list)
-    moved: list[Mapping] = []
-    for key, mapping in current.items():
-        target = groups.get(wanted.get(key, ("", "", 0)))
-        if target and mapping.batch.group_id == target.id and mapping.batch.status != "retired":
-            result.kept += 1
-            continue
-        removed_from[mapping.batch_id] -= 1
-        if target:
-            to_place[target.id].append(mapping)
-            moved.append(mapping)
-        else:
-            to_delete.append(mapping.pk)
-    for key, group_key in wanted.items():
-        if key not in current:
-            business = by_id[key[0]]
-            to_place[groups[group_key].id].append(
-                Mapping(
-                    business=business,
-                    scrape_type=key[1],
-                    team_id=business.team_id,
-                    platform_key=business.platform_key,
-                )
-            )
-
-    _adjust_counts(dict(removed_from))
+    plan = _plan_moves(current, wanted, groups, by_id)
+    to_place, moved, to_delete = plan.to_place, plan.moved, plan.to_delete
+    _adjust_counts(dict(plan.removed_from))
     for group_id, mappings in to_place.items():
         _place_in_group(locked_groups[group_id], mappings, now)
     Mapping.objects.filter(id__in=to_delete).delete()
     Mapping.objects.bulk_update(moved, ["batch"], batch_size=2000)
     new = [m for ms in to_place.values() for m in ms if m.pk is None]
     _insert_mappings(new, now)
-    result.created, result.moved, result.removed = len(new), len(moved), len(to_delete)
-    return result
+    return SyncResult(created=len(new), moved=len(moved), removed=len(to_delete), kept=plan.kept)
 
 
 def _insert_mappings(mappings: list[Mapping], now: datetime) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
 
 from access.services import audit_event_record
 from scheduler_project.dbclock import db_now
+from scheduler_project.enqueue import executions_enqueue_start
 from scheduler_project.errors import ConflictError
 from schedules.models import Batch, BatchStatus, Execution, OverlapPolicy, Trigger
 from schedules.policies import first_slot_at_or_after
-from schedules.services.enqueue import executions_enqueue_start
+from schedules.services.executions import execution_build
 from schedules.states import ACTIVE_STATES
 
 BATCH_NOT_ACTIVE = "Only an active batch can be paused (this one is {status})."
@@ -76,14 +74,14 @@ def batch_trigger(*, batch_id: int, actor: str = "") -> Execution:
     if busy and batch.overlap_policy == OverlapPolicy.SKIP:
         raise ConflictError(BATCH_BUSY)
     now = db_now()
-    execution = Execution.objects.create(
+    execution = execution_build(
+        trigger=Trigger.MANUAL,
+        now=now,
         batch=batch,
         platform=batch.group.platform,
         scrape_type=batch.group.scrape_type,
-        trigger=Trigger.MANUAL,
-        scheduled_for=now,
-        lease_expires_at=now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS),
     )
+    execution.save()
     audit_event_record(
         actor=actor, action="batch.trigger", obj=batch, after={"execution_id": str(execution.id)}
     )

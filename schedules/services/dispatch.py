@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
+from scheduler_project.enqueue import executions_enqueue_start
 from schedules.heartbeats import heartbeat_record
 from schedules.models import Batch, Execution, MisfirePolicy, OverlapPolicy, Trigger
 from schedules.policies import plan_due_slot
-from schedules.services.enqueue import executions_enqueue_start
+from schedules.services.executions import execution_build, lease_expiry
 from schedules.states import ACTIVE_STATES, ExecutionState, sources_of
 
 logger = logging.getLogger(__name__)
@@ -91,20 +92,12 @@ def _save_advanced(batches: list[Batch]) -> None:
         )
 
 
-@transaction.atomic
-def dispatch_chunk(*, limit: int) -> TickResult:
-    """Claim up to `limit` due batches and dispatch them in ONE transaction.
-
-    Queries: claim, clock, active executions, [cancel], insert, batch update, inserted ids;
-    the same count for 1 or `limit` batches.
-    """
-    batches = list(Batch.objects.claim(limit).select_related("group"))
-    result = TickResult(claimed=len(batches), chunks=1)
-    if not batches:
-        return result
-    now = db_now()
-    lease_until = now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS)
-    catchup = timedelta(seconds=settings.SCHEDULER_CATCHUP_WINDOW_SECONDS)
+def _plan_executions(
+    batches: list[Batch], now: datetime, result: TickResult
+) -> tuple[list[Execution], list]:
+    """Advance each claimed batch past its due slot (misfire policy) and build the slot's
+    execution (overlap policy). Returns the executions and the previous ones to cancel."""
+    catchup = timedelta(seconds=conf.get().catchup_window_seconds)
     active = _active_executions([b.pk for b in batches])
     executions: list[Execution] = []
     to_cancel: list = []
@@ -123,17 +116,14 @@ def dispatch_chunk(*, limit: int) -> TickResult:
         if plan.run_slot is None:
             continue
         batch.last_run_at = now
-        execution = Execution(
+        execution = execution_build(
+            trigger=Trigger.SCHEDULED,
+            now=now,
             batch=batch,
             platform=batch.group.platform,
             scrape_type=batch.group.scrape_type,
-            trigger=Trigger.SCHEDULED,
             scheduled_for=plan.run_slot,
             missed_slots=plan.missed,
-            lease_expires_at=lease_until,
-            # The database clock, given explicitly: a db_default in the rows would keep
-            # bulk_create off PostgreSQL's UNNEST insert and halve dispatch throughput.
-            created_at=now,
         )
         previous = active.get(batch.pk, [])
         if previous and batch.overlap_policy == OverlapPolicy.SKIP:
@@ -145,7 +135,22 @@ def dispatch_chunk(*, limit: int) -> TickResult:
         elif previous and batch.overlap_policy == OverlapPolicy.CANCEL_PREVIOUS:
             to_cancel.extend(previous)
         executions.append(execution)
+    return executions, to_cancel
 
+
+@transaction.atomic
+def dispatch_chunk(*, limit: int) -> TickResult:
+    """Claim up to `limit` due batches and dispatch them in ONE transaction.
+
+    Queries: claim, clock, active executions, [cancel], insert, batch update, inserted ids;
+    the same count for 1 or `limit` batches.
+    """
+    batches = list(Batch.objects.claim(limit).select_related("group"))
+    result = TickResult(claimed=len(batches), chunks=1)
+    if not batches:
+        return result
+    now = db_now()
+    executions, to_cancel = _plan_executions(batches, now, result)
     if to_cancel:
         result.cancelled_previous = Execution.objects.filter(
             id__in=to_cancel, state__in=sources_of(ExecutionState.CANCELLED)
@@ -187,7 +192,7 @@ def executions_recover_expired_leases(*, limit: int = 500) -> list:
     if expired:
         Execution.objects.filter(id__in=expired).update(
             state=ExecutionState.PENDING,
-            lease_expires_at=now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS),
+            lease_expires_at=lease_expiry(now),
         )
         logger.warning(
             "re-enqueued %d executions whose lease expired",
@@ -201,7 +206,7 @@ def executions_recover_expired_leases(*, limit: int = 500) -> list:
 def dispatch_tick(*, chunk_size: int | None = None, max_chunks: int = 1000) -> TickResult:
     """One tick: recover expired leases, then dispatch due batches chunk by chunk until
     none is left (or `max_chunks`, so one tick cannot run forever)."""
-    chunk_size = chunk_size or settings.SCHEDULER_CLAIM_CHUNK
+    chunk_size = chunk_size or conf.get().claim_chunk
     result = TickResult()
     result.recovered = len(executions_recover_expired_leases())
     for _ in range(max_chunks):

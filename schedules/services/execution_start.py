@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from uuid import UUID
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -15,7 +13,11 @@ from retry.services import retry_entries_record
 from scheduler_project.dbclock import db_now
 from schedules import apify
 from schedules.models import Execution, Mapping
-from schedules.services.executions import execution_transition
+from schedules.services.executions import (
+    SnapshotEntry,
+    execution_transition,
+    lease_expiry,
+)
 from schedules.states import ExecutionState
 
 logger = logging.getLogger(__name__)
@@ -23,14 +25,14 @@ logger = logging.getLogger(__name__)
 BATCH_EMPTY = "Skipped: the batch had no active business when its run was due."
 
 
-def batch_snapshot(*, batch_id: int, scrape_type: str) -> list[dict]:
+def batch_snapshot(*, batch_id: int, scrape_type: str) -> list[SnapshotEntry]:
     """The active businesses of a batch, frozen: results are attributed to these only."""
     rows = (
         Mapping.objects.filter(batch_id=batch_id, scrape_type=scrape_type, business__active=True)
         .order_by("business_id")
         .values_list("business_id", "team_id", "business__external_id", "platform_key")
     )
-    return [{"business_id": b, "team_id": t, "external_id": e, "key": k} for b, t, e, k in rows]
+    return [SnapshotEntry(business_id=b, team_id=t, external_id=e, key=k) for b, t, e, k in rows]
 
 
 def execution_start(*, execution_id: UUID) -> str | None:
@@ -46,35 +48,48 @@ def execution_start(*, execution_id: UUID) -> str | None:
         execution_id=execution_id,
         to=ExecutionState.STARTING,
         only_from=[ExecutionState.PENDING],
-        lease_expires_at=now + timedelta(seconds=settings.SCHEDULER_LEASE_SECONDS),
+        lease_expires_at=lease_expiry(now),
         start_attempts=F("start_attempts") + 1,
     )
     if not taken:
         return None
     execution = Execution.objects.get(id=execution_id)
     fence = {"start_attempts": execution.start_attempts}
+    if not _take_snapshot(execution, fence):
+        return ExecutionState.SKIPPED
+    return _start_run(execution, fence)
 
+
+def _take_snapshot(execution: Execution, fence: dict) -> bool:
+    """Freeze the batch's active businesses onto the execution (a retry brings its own);
+    an empty batch skips the execution. Returns whether there is anything to run."""
     if not execution.business_snapshot and execution.batch_id:
         execution.business_snapshot = batch_snapshot(
             batch_id=execution.batch_id, scrape_type=execution.scrape_type
         )
         execution.business_count = len(execution.business_snapshot)
-        Execution.objects.filter(id=execution_id, **fence).update(
+        Execution.objects.filter(id=execution.id, **fence).update(
             business_snapshot=execution.business_snapshot,
             business_count=execution.business_count,
         )
-    if not execution.business_snapshot:
-        execution_transition(
-            execution_id=execution_id,
-            to=ExecutionState.SKIPPED,
-            where=fence,
-            only_from=[ExecutionState.STARTING],
-            error=BATCH_EMPTY,
-            finished_at=db_now(),
-            lease_expires_at=None,
-        )
-        return ExecutionState.SKIPPED
+    if execution.business_snapshot:
+        return True
+    execution_transition(
+        execution_id=execution.id,
+        to=ExecutionState.SKIPPED,
+        where=fence,
+        only_from=[ExecutionState.STARTING],
+        error=BATCH_EMPTY,
+        finished_at=db_now(),
+        lease_expires_at=None,
+    )
+    return False
 
+
+def _start_run(execution: Execution, fence: dict) -> str | None:
+    """Start the actor run of a snapshotted execution and record it, unless another
+    attempt took the execution over meanwhile (then the run is aborted)."""
+    execution_id = execution.id
     platform = get_platform(execution.platform)
     targets = [
         Target(business_id=s["business_id"], external_id=s["external_id"], key=s["key"])

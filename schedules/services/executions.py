@@ -1,19 +1,75 @@
-"""Moves of the execution state machine, as compare-and-set updates."""
+"""Executions: the one builder of a new one, its lease, its business snapshot, and the moves
+of its state machine as compare-and-set updates."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TypedDict
 from uuid import UUID
 
 from django.db import transaction
 
 from access.services import audit_event_record
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
-from schedules.models import Execution
+from schedules.models import Batch, Execution, Trigger
 from schedules.states import ACTIVE_STATES, ExecutionState, check_transition, sources_of
 
 EXECUTION_NOT_ACTIVE = "Only a pending, starting or running execution can be cancelled."
+
+
+class SnapshotEntry(TypedDict):
+    """One business frozen onto an execution: ingest attributes items to these only."""
+
+    business_id: int
+    team_id: str
+    external_id: str
+    key: str  # the platform's attribution key (Business.platform_key)
+
+
+def lease_expiry(now: datetime) -> datetime:
+    """When a lease taken at `now` (the database clock) runs out: a start whose worker died
+    is taken again after this (SCHEDULER_LEASE_SECONDS)."""
+    return now + timedelta(seconds=conf.get().lease_seconds)
+
+
+def execution_build(
+    *,
+    trigger: Trigger,
+    now: datetime,
+    platform: str,
+    scrape_type: str,
+    batch: Batch | None = None,
+    batch_id: int | None = None,
+    scheduled_for: datetime | None = None,
+    missed_slots: int = 0,
+    snapshot: list[SnapshotEntry] | None = None,
+) -> Execution:
+    """A new pending execution, not saved: the one place its starting fields are decided,
+    for the tick (scheduled), an operator (manual) and the retry queue (retry).
+
+    `created_at` is given (the database clock of the caller's transaction): a db_default
+    would keep bulk_create off PostgreSQL's UNNEST insert and halve dispatch throughput.
+    A snapshot given now (a retry's one business) is kept; otherwise the start takes it.
+    """
+    execution = Execution(
+        batch=batch,
+        platform=platform,
+        scrape_type=scrape_type,
+        trigger=trigger,
+        scheduled_for=scheduled_for or now,
+        missed_slots=missed_slots,
+        lease_expires_at=lease_expiry(now),
+        created_at=now,
+    )
+    if batch is None:
+        execution.batch_id = batch_id
+    if snapshot is not None:
+        execution.business_snapshot = snapshot
+        execution.business_count = len(snapshot)
+    return execution
 
 
 def execution_transition(

@@ -1,28 +1,60 @@
-"""Nothing stays stuck: finish runs whose webhook never came, abort runs nobody wants."""
+"""Nothing stays stuck: process callbacks whose message was lost, finish runs whose webhook
+never came, abort runs nobody wants."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
+from scheduler_project.enqueue import callbacks_enqueue_processing_now
 from schedules import apify
 from schedules.models import Execution
+from schedules.services.ingest import execution_ingest
 from schedules.states import ExecutionState
-from webhooks.services import execution_ingest
+from webhooks.models import WebhookEvent, WebhookStatus
 
 logger = logging.getLogger(__name__)
+
+
+def webhook_events_requeue_stale(*, limit: int = 500) -> int:
+    """Enqueue again the callbacks whose processing was lost: still `received` after
+    SCHEDULER_WEBHOOK_REQUEUE_SECONDS (the message died with a broker restart, or was never
+    published), or `failed` while their execution is still running (the ingest was cut off).
+
+    Processing twice is harmless (one ingest per run), so this may race the original message.
+    Without it, such a run would wait for reconciliation: the run timeout plus grace.
+    """
+    stale_before = db_now() - timedelta(seconds=conf.get().webhook_requeue_seconds)
+    lost = Q(status=WebhookStatus.RECEIVED, received_at__lt=stale_before)
+    cut_off = Q(
+        status=WebhookStatus.FAILED,
+        processed_at__lt=stale_before,
+        execution__state=ExecutionState.RUNNING,
+    )
+    event_ids = list(
+        WebhookEvent.objects.filter(lost | cut_off)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    callbacks_enqueue_processing_now(event_ids)
+    if event_ids:
+        logger.warning(
+            "re-enqueued %d webhook events whose processing was lost",
+            len(event_ids),
+            extra={"action": "webhook"},
+        )
+    return len(event_ids)
 
 
 def executions_reconcile(*, limit: int = 100) -> int:
     """Ask Apify about executions still running past the run timeout plus grace, and finish
     them through the webhook's own ingest path. Returns how many were finished."""
-    overdue_after = timedelta(
-        seconds=settings.SCHEDULER_RUN_TIMEOUT_SECONDS + settings.SCHEDULER_RUN_GRACE_SECONDS
-    )
+    overdue_after = timedelta(seconds=conf.get().run_timeout_seconds + conf.get().run_grace_seconds)
     overdue = (
         Execution.objects.filter(
             state=ExecutionState.RUNNING, started_at__lt=db_now() - overdue_after

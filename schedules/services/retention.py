@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, models, transaction
 
 from retry.models import RetryEntry, RetryState
 from retry.services import retry_entries_cleanup
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from schedules.models import Execution
 from schedules.states import ACTIVE_STATES
@@ -44,12 +44,10 @@ class RetentionPolicy:
     @classmethod
     def from_settings(cls) -> RetentionPolicy:
         return cls(
-            executions_days=int(getattr(settings, "SCHEDULER_RETENTION_EXECUTIONS_DAYS", 30)),
-            keep_per_batch=max(0, int(getattr(settings, "SCHEDULER_RETENTION_KEEP_PER_BATCH", 50))),
-            webhook_days=max(
-                WEBHOOK_MIN_DAYS, int(getattr(settings, "SCHEDULER_RETENTION_WEBHOOK_DAYS", 7))
-            ),
-            chunk=max(1, int(getattr(settings, "SCHEDULER_RETENTION_CHUNK", 1000))),
+            executions_days=conf.get().retention_executions_days,
+            keep_per_batch=max(0, conf.get().retention_keep_per_batch),
+            webhook_days=max(WEBHOOK_MIN_DAYS, conf.get().retention_webhook_days),
+            chunk=max(1, conf.get().retention_chunk),
         )
 
 
@@ -199,7 +197,7 @@ def webhook_events_prune(policy: RetentionPolicy, *, now: datetime | None = None
 
 
 def _retries_closed_count(now: datetime) -> int:
-    retention = timedelta(days=getattr(settings, "SCHEDULER_RETRY_RETENTION_DAYS", 14))
+    retention = timedelta(days=conf.get().retry_retention_days)
     return RetryEntry.objects.filter(
         state__in=[RetryState.SUCCEEDED, RetryState.DEAD], updated_at__lt=now - retention
     ).count()

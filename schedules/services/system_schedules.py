@@ -2,7 +2,7 @@
 django-celery-beat's tables.
 
 The registry (`SYSTEM_SCHEDULES`) is the source of truth. `system_schedules_sync` makes the
-database agree with it for `settings.SCHEDULER_ENV`:
+database agree with it for `conf.get().env`:
 
 - a definition whose environments include this environment is created, or updated when its
   task or interval changed; a required one is (re-)enabled, an optional one
@@ -19,17 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from retry.tasks import CLEANUP_TASK_NAME, PROCESS_TASK_NAME
-from schedules.tasks import (
-    DISPATCH_TASK_NAME,
-    EXPIRE_TASK_NAME,
-    RECONCILE_TASK_NAME,
-    RETENTION_TASK_NAME,
-)
+from scheduler_project import conf, task_names
 
 PREFIX = "global-scheduler: "
 ALL_ENVIRONMENTS = ("production", "staging", "development")
@@ -38,12 +31,13 @@ MANAGED_NOTE = "Managed in code (schedules/services/system_schedules.py); enviro
 
 @dataclass(frozen=True)
 class SystemSchedule:
-    """One code-defined periodic task. `every_setting` (when set) overrides `every_seconds`."""
+    """One code-defined periodic task, run every `every_seconds`, or every `every_knob`
+    seconds (a field of scheduler_project.conf, which owns its default)."""
 
     name: str  # without the prefix
     task: str
-    every_seconds: int
-    every_setting: str | None = None
+    every_seconds: int = 0
+    every_knob: str | None = None
     environments: tuple[str, ...] = ALL_ENVIRONMENTS
     enabled_by_default: bool = True  # False: optional, an operator turns it on
 
@@ -52,18 +46,18 @@ class SystemSchedule:
         return f"{PREFIX}{self.name}"
 
     def every(self) -> int:
-        if self.every_setting is None:
+        if self.every_knob is None:
             return self.every_seconds
-        return int(getattr(settings, self.every_setting, self.every_seconds))
+        return int(getattr(conf.get(), self.every_knob))
 
 
 SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
-    SystemSchedule("dispatch tick", DISPATCH_TASK_NAME, 10, "DISPATCH_TICK_SECONDS"),
-    SystemSchedule("expire custom intervals", EXPIRE_TASK_NAME, 60),
-    SystemSchedule("retry queue", PROCESS_TASK_NAME, 30, "SCHEDULER_RETRY_TICK_SECONDS"),
-    SystemSchedule("reconcile runs", RECONCILE_TASK_NAME, 60, "SCHEDULER_RECONCILE_TICK_SECONDS"),
-    SystemSchedule("retry cleanup", CLEANUP_TASK_NAME, 3600),
-    SystemSchedule("prune history", RETENTION_TASK_NAME, 3600),
+    SystemSchedule("dispatch tick", task_names.DISPATCH, every_knob="dispatch_tick_seconds"),
+    SystemSchedule("expire custom intervals", task_names.EXPIRE_CUSTOM_INTERVALS, 60),
+    SystemSchedule("retry queue", task_names.START_DUE_RETRIES, every_knob="retry_tick_seconds"),
+    SystemSchedule("reconcile runs", task_names.RECONCILE, every_knob="reconcile_tick_seconds"),
+    SystemSchedule("retry cleanup", task_names.RETRY_CLEANUP, 3600),
+    SystemSchedule("prune history", task_names.PRUNE_HISTORY, 3600),
 )
 
 
@@ -130,8 +124,8 @@ def system_schedules_sync(
     *, environment: str | None = None, definitions: tuple[SystemSchedule, ...] | None = None
 ) -> SyncReport:
     """Make django-celery-beat agree with the code-defined registry for `environment`
-    (default `settings.SCHEDULER_ENV`). Idempotent."""
-    environment = environment or getattr(settings, "SCHEDULER_ENV", "production")
+    (default `conf.get().env`). Idempotent."""
+    environment = environment or conf.get().env
     definitions = SYSTEM_SCHEDULES if definitions is None else definitions
     report = SyncReport(environment=environment)
     wanted = [d for d in definitions if environment in d.environments]

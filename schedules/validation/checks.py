@@ -8,91 +8,28 @@ The SQL is PostgreSQL's (jsonb operators), like the rest of the operations tooli
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-
-from django.conf import settings
-from django.db import connection
-
 from businesses.models import (
     MAX_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
     Business,
     CustomInterval,
-    Team,
 )
 from businesses.platforms import PLATFORMS, IdentifierError
-from schedules.models import Batch, BatchStatus, Mapping, ScheduleGroup
-
-BUSINESS = Business._meta.db_table
-TEAM = Team._meta.db_table
-CUSTOM = CustomInterval._meta.db_table
-GROUP = ScheduleGroup._meta.db_table
-BATCH = Batch._meta.db_table
-MAPPING = Mapping._meta.db_table
-
-IDENTIFIER_CHUNK = 5_000
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    ids: dict[str, object]
-    message: str
-    repairable: bool
-
-    def label(self) -> str:
-        return ", ".join(f"{k} {v}" for k, v in self.ids.items())
-
-
-@dataclass
-class Scope:
-    """What the checks look at: every team, or one (`team`) where that makes sense."""
-
-    team: str | None = None
-    progress: Callable[[str], None] | None = None
-
-    def report(self, message: str) -> None:
-        if self.progress:
-            self.progress(message)
-
-
-@dataclass
-class CheckResult:
-    name: str
-    title: str
-    findings: list[Finding] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "status": "ok" if self.ok else "fail",
-            "seconds": round(self.seconds, 3),
-            "count": len(self.findings),
-            "findings": [asdict(f) for f in self.findings],
-        }
-
-
-def _rows(query: str, params: Sequence[object] = ()) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        return list(cursor.fetchall())
-
-
-def _team_clause(scope: Scope, column: str) -> tuple[str, list[object]]:
-    if scope.team is None:
-        return "", []
-    return f" AND {column} = %s", [scope.team]
-
-
-# --- (1) missing mappings --------------------------------------------------------------------
+from scheduler_project import conf
+from schedules.models import BatchStatus, ScheduleGroup
+from schedules.validation.base import (
+    BATCH,
+    BUSINESS,
+    CUSTOM,
+    GROUP,
+    IDENTIFIER_CHUNK,
+    MAPPING,
+    TEAM,
+    Finding,
+    Scope,
+    _rows,
+    _team_clause,
+)
 
 
 def check_missing_mappings(scope: Scope) -> list[Finding]:
@@ -356,7 +293,7 @@ def check_group_mismatch(scope: Scope) -> list[Finding]:
     """A mapping's batch belongs to the group of its business's platform, its own scrape type
     and its team's effective interval (live custom interval for the platform, else for the
     team, else the tier default). Cron groups are exempt from the interval part."""
-    tiers = settings.SCHEDULER_TIER_INTERVALS
+    tiers = conf.get().tier_intervals
     tier_case = " ".join("WHEN %s THEN %s" for _ in tiers)
     tier_params: list[object] = [v for item in tiers.items() for v in (item[0], int(item[1]))]
     where, params = _team_clause(scope, "b.team_id")
@@ -437,42 +374,3 @@ def check_next_run(scope: Scope) -> list[Finding]:
 
 
 # --- running them ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    title: str
-    run: Callable[[Scope], list[Finding]]
-
-
-CHECKS: tuple[Check, ...] = (
-    Check(
-        "missing_mappings", "active businesses mapped for each scrape type", check_missing_mappings
-    ),
-    Check("orphan_mappings", "no orphan mappings", check_orphan_mappings),
-    Check("batch_counts", "batch business_count equals its mappings", check_batch_counts),
-    Check("duplicate_mappings", "one batch per business and scrape type", check_duplicate_mappings),
-    Check(
-        "mapping_isolation", "mappings carry their business's team and key", check_mapping_isolation
-    ),
-    Check("empty_batches", "no empty active batch", check_empty_batches),
-    Check("identifiers", "identifiers valid for their platform", check_identifiers),
-    Check("interval_ranges", "intervals within 15 min – 30 days", check_interval_ranges),
-    Check("group_mismatch", "mappings in their platform/type/interval group", check_group_mismatch),
-    Check("next_run_at", "next_run_at set and sane", check_next_run),
-)
-
-
-def run_checks(scope: Scope | None = None, names: Iterable[str] | None = None) -> list[CheckResult]:
-    scope = scope or Scope()
-    wanted = set(names) if names is not None else None
-    results = []
-    for check in CHECKS:
-        if wanted is not None and check.name not in wanted:
-            continue
-        start = time.perf_counter()
-        findings = check.run(scope)
-        results.append(CheckResult(check.name, check.title, findings, time.perf_counter() - start))
-        scope.report(f"{check.name}: {len(findings)} findings")
-    return results

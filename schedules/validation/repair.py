@@ -15,16 +15,8 @@ from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, ScheduleGroup
 from schedules.policies import first_slot_at_or_after
 from schedules.services.assignment import assignments_sync
-from schedules.validation.checks import (
-    _RECOUNT,
-    BATCH,
-    BUSINESS,
-    MAPPING,
-    CheckResult,
-    Scope,
-    _rows,
-    check_empty_batches,
-)
+from schedules.validation.base import BATCH, BUSINESS, MAPPING, CheckResult, Scope, _rows
+from schedules.validation.checks import _RECOUNT, check_empty_batches
 
 _SYNCED = ("missing_mappings", "orphan_mappings", "duplicate_mappings", "group_mismatch")
 

@@ -25,17 +25,17 @@ from django.test import Client
 from businesses.models import ReviewItem
 from businesses.services import team_upsert
 from retry.models import RetryEntry
-from schedules.models import Batch, Execution, OverlapPolicy
+from schedules.models import Batch, Execution, OverlapPolicy, UnmatchedItem
+from schedules.services import ingest as ingest_services
 from schedules.services.assignment import schedule_groups_init
 from schedules.services.batches import batch_trigger
 from schedules.services.execution_start import execution_start
+from schedules.services.ingest import webhook_event_ingest
 from schedules.states import ExecutionState
 from tests.concurrency import run_concurrently
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
-from webhooks import services as webhook_services
-from webhooks.models import UnmatchedItem, WebhookEvent, WebhookStatus
-from webhooks.services import webhook_event_process
+from webhooks.models import WebhookEvent, WebhookStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -247,7 +247,7 @@ def storm(fake: FakeApify, monkeypatch: pytest.MonkeyPatch) -> None:
     recorded: Counter = Counter()
     lost_races: Counter = Counter()
     lock = threading.Lock()
-    real_record = webhook_services._record
+    real_record = ingest_services._record
 
     def counting_record(execution_id, *args, **kwargs):
         result = real_record(execution_id, *args, **kwargs)
@@ -258,7 +258,7 @@ def storm(fake: FakeApify, monkeypatch: pytest.MonkeyPatch) -> None:
                 lost_races[execution_id] += 1  # got past the first check, lost at the lock
         return result
 
-    monkeypatch.setattr(webhook_services, "_record", counting_record)
+    monkeypatch.setattr(ingest_services, "_record", counting_record)
     # Threads i and i + groups process the same events in the same order: the copies of one
     # event run at about the same moment, so ingests of one run race for its row lock.
     order = [e.id for e in events.values()]
@@ -266,7 +266,7 @@ def storm(fake: FakeApify, monkeypatch: pytest.MonkeyPatch) -> None:
     groups = PROCESSORS // PROCESS_COPIES
 
     def process(index: int) -> list[tuple[int, str]]:
-        return [(i, webhook_event_process(event_id=i)) for i in order[index % groups :: groups]]
+        return [(i, webhook_event_ingest(event_id=i)) for i in order[index % groups :: groups]]
 
     began = time.perf_counter()
     outcomes = [o for chunk in run_concurrently(process, PROCESSORS) for o in chunk]

@@ -8,13 +8,13 @@ import pytest
 from businesses.models import ReviewItem
 from businesses.services import team_upsert
 from scheduler_project.dbclock import db_now
-from schedules.models import Batch, Execution
+from schedules.models import Batch, Execution, UnmatchedItem
 from schedules.services.assignment import schedule_groups_init
 from schedules.services.system_schedules import system_periodic_tasks_ensure
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
 from tests.integration.conftest import CeleryStack, wait_for
-from webhooks.models import UnmatchedItem, WebhookEvent
+from webhooks.models import WebhookEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

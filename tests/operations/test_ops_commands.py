@@ -14,8 +14,8 @@ from businesses.models import Team
 from schedules.models import Batch, Mapping, ScheduleGroup
 from schedules.services.operations import groups_rebalance
 from tests.api.admin_helpers import batch_of
-from tests.api.test_health import beat, make_batches, make_retries
 from tests.conftest import register_google
+from tests.monitoring.test_health import beat, make_batches, make_retries
 from tests.schedules.helpers import assert_counts_exact
 
 CHECKS = [

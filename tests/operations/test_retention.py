@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from businesses.models import Business, ReviewItem, Team
 from retry.models import RetryEntry
-from schedules.models import Batch, Execution
+from schedules.models import Batch, Execution, UnmatchedItem
 from schedules.services.retention import RetentionPolicy, history_prune, history_prune_preview
 from schedules.tasks import prune_history
-from tests.api.test_health import make_batches, make_retries, make_webhook_events
-from webhooks.models import UnmatchedItem, WebhookEvent
+from tests.monitoring.test_health import make_batches, make_retries, make_webhook_events
+from webhooks.models import WebhookEvent
 
 _slot = itertools.count(1)
 

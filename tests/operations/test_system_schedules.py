@@ -67,8 +67,8 @@ def test_sync_creates_this_environments_tasks_with_intervals_from_settings(
     )
     assert every == {
         "schedules.tasks.dispatch": 7,
-        "schedules.tasks.expire_custom_intervals": 60,
-        "retry.tasks.process_due": 45,
+        "businesses.tasks.expire_custom_intervals": 60,
+        "schedules.tasks.start_due_retries": 45,
         "schedules.tasks.reconcile": 60,
         "retry.tasks.cleanup": 3600,
         "schedules.tasks.prune_history": 3600,

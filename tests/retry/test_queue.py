@@ -12,7 +12,6 @@ from retry.models import RetryEntry
 from retry.services import (
     RETRY_RUNNING,
     retry_entries_cleanup,
-    retry_entries_process_due,
     retry_force,
 )
 from scheduler_project.dbclock import db_now
@@ -20,11 +19,12 @@ from scheduler_project.errors import ConflictError
 from schedules.models import Execution
 from schedules.services.batches import batch_trigger
 from schedules.services.execution_start import execution_start
+from schedules.services.ingest import execution_ingest
+from schedules.services.retry_runs import retry_runs_start_due
 from schedules.states import ExecutionState
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
-from tests.webhooks.test_ingest import review, start_batch_of
-from webhooks.services import execution_ingest
+from tests.schedules.test_ingest import review, start_batch_of
 
 
 def _time_passes_until_due(entry: RetryEntry) -> timedelta:
@@ -36,7 +36,7 @@ def _time_passes_until_due(entry: RetryEntry) -> timedelta:
 
 
 def _run_retry(fake: FakeApify, status: str, items: list[dict]) -> Execution:
-    (execution_id,) = retry_entries_process_due()
+    (execution_id,) = retry_runs_start_due()
     assert execution_start(execution_id=execution_id) == ExecutionState.RUNNING
     execution = Execution.objects.get(id=execution_id)
     fake.finish_run(execution.apify_run_id, status, items, deliver_webhooks=False)
@@ -60,7 +60,7 @@ def test_retries_fire_at_5_15_45_minutes_then_the_entry_is_dead(
 ) -> None:
     (business,) = register_google(alice, scrape_types=["reviews"])
     entry = _fail_first_run(fake_apify, business)
-    assert retry_entries_process_due() == []  # not due yet
+    assert retry_runs_start_due() == []  # not due yet
     for attempt, minutes in enumerate([5, 15, 45], start=1):
         assert _close_to(_time_passes_until_due(entry), minutes)
         execution = _run_retry(fake_apify, "FAILED", [])
@@ -71,7 +71,7 @@ def test_retries_fire_at_5_15_45_minutes_then_the_entry_is_dead(
         entry.refresh_from_db()
         assert entry.attempts == attempt
     assert (entry.state, entry.next_attempt_at) == ("dead", None)
-    assert retry_entries_process_due() == []
+    assert retry_runs_start_due() == []
 
 
 def test_a_successful_retry_closes_the_entry(fake_apify: FakeApify, alice: Team) -> None:
@@ -126,7 +126,7 @@ def test_force_retry_reopens_a_dead_entry_now_and_is_audited(
     assert entry.id != dead.id
     assert (entry.state, entry.attempts) == ("pending", 0)
     assert entry.next_attempt_at <= db_now()
-    assert len(retry_entries_process_due()) == 1
+    assert len(retry_runs_start_due()) == 1
     event = AuditEvent.objects.get(action="retry.force")
     assert (event.actor, event.reason) == ("ops", "customer asked")
     with pytest.raises(ConflictError, match=RETRY_RUNNING):

@@ -13,7 +13,7 @@ from schedules.services.reconcile import executions_abort_cancelled, executions_
 from schedules.states import ExecutionState
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
-from tests.webhooks.test_ingest import review, start_batch_of
+from tests.schedules.test_ingest import review, start_batch_of
 
 
 def _started_ago(execution: Execution, seconds: int) -> None:

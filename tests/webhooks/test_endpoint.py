@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
+from schedules.services.ingest import webhook_event_ingest
 from webhooks.models import WebhookEvent, WebhookStatus
-from webhooks.services import webhook_event_process
 
 URL = "/api/v1/webhooks/apify/"
 SECRET = "s3cret-for-tests"
@@ -110,6 +110,6 @@ def test_a_body_that_is_not_json_is_400(db: None) -> None:
 def test_an_unknown_run_is_recorded_and_answered_2xx(db: None) -> None:
     assert post(payload(run_id="NOSUCHRUN")).status_code == 202
     event = WebhookEvent.objects.get()
-    assert webhook_event_process(event_id=event.id) == WebhookStatus.UNKNOWN_RUN
+    assert webhook_event_ingest(event_id=event.id) == WebhookStatus.UNKNOWN_RUN
     event.refresh_from_db()
     assert event.status == WebhookStatus.UNKNOWN_RUN and event.processed_at is not None

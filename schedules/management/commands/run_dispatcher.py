@@ -2,10 +2,10 @@ import logging
 import signal
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from scheduler_project import conf
 from schedules.services.dispatch import TickResult, dispatch_tick
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval",
             type=float,
-            default=settings.DISPATCH_TICK_SECONDS,
+            default=conf.get().dispatch_tick_seconds,
             help="Seconds between ticks (default: DISPATCH_TICK_SECONDS).",
         )
         parser.add_argument("--once", action="store_true", help="Run one tick and exit.")

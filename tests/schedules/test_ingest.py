@@ -10,15 +10,14 @@ from businesses.models import Business, ReviewItem, Team
 from businesses.services import business_register
 from retry.models import RetryEntry
 from scheduler_project.dbclock import db_now
-from schedules.models import Batch, Execution
+from schedules.models import Batch, Execution, UnmatchedItem
 from schedules.services.batches import batch_trigger
 from schedules.services.dispatch import dispatch_tick
 from schedules.services.execution_start import execution_start
+from schedules.services.ingest import NO_OVERVIEW_ITEM, execution_ingest
 from schedules.states import ExecutionState
 from tests.conftest import place_id, register_google
 from tests.fakes.apify_server import FakeApify
-from webhooks.models import UnmatchedItem
-from webhooks.services import NO_OVERVIEW_ITEM, execution_ingest
 
 
 def start_batch_of(business: Business, scrape_type: str = "reviews") -> Execution:

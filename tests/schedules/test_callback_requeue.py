@@ -13,11 +13,12 @@ from celery import current_app
 
 from scheduler_project.dbclock import db_now
 from schedules.models import Execution
+from schedules.services.reconcile import webhook_events_requeue_stale
 from schedules.states import ExecutionState
 from tests.schedules.helpers import make_batch
 from tests.webhooks.test_endpoint import SECRET, payload, post
 from webhooks.models import WebhookEvent, WebhookStatus
-from webhooks.services import webhook_event_receive, webhook_events_requeue_stale
+from webhooks.services import webhook_event_receive
 
 QUEUE = "ingest"  # where process_webhook_event is routed
 

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring.metrics import metrics_registry
 from schedules.models import Execution
-from tests.api.test_health import (
+from tests.monitoring.test_health import (
     make_batches,
     make_executions,
     make_retries,

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from businesses.platforms import PLATFORMS
-from webhooks.attribution import attribute_items
+from schedules.attribution import attribute_items
 
 TEAMS = ["alice", "bob", "charlie"]
 PLACE_KEYS = [f"ChIJprop{n:019d}" for n in range(12)]

@@ -6,6 +6,8 @@ import time
 
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from schedules.heartbeats import heartbeat_record
+
 
 class HeartbeatScheduler(DatabaseScheduler):
     HEARTBEAT_SECONDS = 30
@@ -13,8 +15,6 @@ class HeartbeatScheduler(DatabaseScheduler):
     def tick(self, *args: object, **kwargs: object) -> float:
         now = time.monotonic()
         if now - getattr(self, "_last_heartbeat", float("-inf")) >= self.HEARTBEAT_SECONDS:
-            from schedules.heartbeats import heartbeat_record
-
             heartbeat_record("beat")
             self._last_heartbeat = now
         return super().tick(*args, **kwargs)

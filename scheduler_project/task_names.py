@@ -1,0 +1,27 @@
+"""Every Celery task's registered name, in one place.
+
+The tasks register under these names (each app's tasks.py), the queues route by them
+(settings.CELERY_TASK_ROUTES), services publish by them (enqueue.py) and the beat schedules
+them (schedules/services/system_schedules.py): none of those imports a task module. A name is
+data too: django-celery-beat rows and in-flight messages carry it, so renaming one is a
+migration of those (sync_system_schedules rewrites the rows).
+"""
+
+DISPATCH = "schedules.tasks.dispatch"
+START = "schedules.tasks.executions_start"
+INGEST_CALLBACK = "schedules.tasks.ingest_callback"
+START_DUE_RETRIES = "schedules.tasks.start_due_retries"
+RECONCILE = "schedules.tasks.reconcile"
+PRUNE_HISTORY = "schedules.tasks.prune_history"
+EXPIRE_CUSTOM_INTERVALS = "businesses.tasks.expire_custom_intervals"
+RETRY_CLEANUP = "retry.tasks.cleanup"
+
+# Independent workflows: each runs on its own queue, so a backlog or a crash in one (say,
+# a slow Apify making starts pile up) never delays another (the dispatch tick, callbacks).
+QUEUES: dict[str, list[str]] = {
+    "dispatch": [DISPATCH, EXPIRE_CUSTOM_INTERVALS],
+    "start": [START],
+    "ingest": [INGEST_CALLBACK],
+    "retry": [START_DUE_RETRIES],
+    "maintenance": [RECONCILE, RETRY_CLEANUP, PRUNE_HISTORY],
+}
