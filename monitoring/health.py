@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 
 from retry.models import RetryEntry, RetryState
 from scheduler_project import conf
-from schedules.models import Batch, BatchStatus, Execution, Heartbeat
+from schedules.models import Batch, Execution, Heartbeat
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
 
@@ -177,9 +177,7 @@ def health_inputs(thresholds: HealthThresholds | None = None) -> HealthInputs:
     """Read the inputs with five aggregate queries, whatever the number of rows. Ages are
     measured on the database clock, like every other time decision of the scheduler."""
     t = thresholds or HealthThresholds.from_settings()
-    batches = Batch.objects.filter(status=BatchStatus.ACTIVE).aggregate(
-        used=Sum("business_count"), room=Sum("capacity")
-    )
+    batches = Batch.objects.serving().aggregate(used=Sum("business_count"), room=Sum("capacity"))
     retries = RetryEntry.objects.aggregate(
         pending=Count("id", filter=Q(state=RetryState.PENDING)),
         dead=Count("id", filter=Q(state=RetryState.DEAD)),

@@ -38,6 +38,7 @@ from webhooks.models import WebhookEvent, WebhookStatus
 Snapshot = dict[str, Any]
 
 _RATIO = Cast("business_count", FloatField()) / NullIf(F("capacity"), 0)
+_SERVING = Q(business_count__gt=0)
 
 
 def _executions() -> dict[str, Any]:
@@ -97,7 +98,14 @@ def _batches() -> tuple[dict[str, int], dict[str, Any]]:
     rows = (
         Batch.objects.order_by()
         .values("group__platform", "status")
-        .annotate(n=Count("id"), avg=Avg(_RATIO), top=Max(_RATIO))
+        # An emptied batch is not dispatched (it waits for its next business): it does not
+        # count towards utilisation.
+        .annotate(
+            n=Count("id"),
+            serving=Count("id", filter=_SERVING),
+            avg=Avg(_RATIO, filter=_SERVING),
+            top=Max(_RATIO, filter=_SERVING),
+        )
     )
     weighted, active, top = 0.0, 0, None
     for row in rows:
@@ -105,12 +113,12 @@ def _batches() -> tuple[dict[str, int], dict[str, Any]]:
         if row["status"] != BatchStatus.ACTIVE or row["avg"] is None:
             continue
         platforms[row["group__platform"]] = {
-            "active_batches": row["n"],
+            "active_batches": row["serving"],
             "average_percent": _percent(row["avg"]),
             "max_percent": _percent(row["top"]),
         }
-        weighted += row["avg"] * row["n"]
-        active += row["n"]
+        weighted += row["avg"] * row["serving"]
+        active += row["serving"]
         top = row["top"] if top is None else max(top, row["top"])
     utilisation = {
         "average_percent": _percent(weighted / active) if active else None,
@@ -147,9 +155,13 @@ def _apify() -> dict[str, Any]:
 
 def _dispatch_lag_seconds() -> float:
     """How late the oldest due active batch is (0 when none is due)."""
-    lag = Batch.objects.filter(status=BatchStatus.ACTIVE, next_run_at__lte=Now()).aggregate(
-        lag=ExpressionWrapper(Now() - Min("next_run_at"), output_field=DurationField())
-    )["lag"]
+    lag = (
+        Batch.objects.serving()
+        .filter(next_run_at__lte=Now())
+        .aggregate(lag=ExpressionWrapper(Now() - Min("next_run_at"), output_field=DurationField()))[
+            "lag"
+        ]
+    )
     return 0.0 if lag is None else round(max(lag.total_seconds(), 0.0), 3)
 
 

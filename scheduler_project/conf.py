@@ -18,6 +18,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+# Where the service runs: filters the code-defined system schedules (a typo would silently
+# disable every one of them, the dispatch tick included, so anything else is refused).
+ENVIRONMENTS = ("production", "staging", "development")
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -26,7 +30,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 class SchedulerSettings:
     # Dispatch (SPEC §3 Dispatch, Misfire)
     dispatch_tick_seconds: int = field(default=10, metadata={"env": "DISPATCH_TICK_SECONDS"})
-    env: str = "production"  # filters the code-defined system schedules
+    env: str = field(default="production", metadata={"choices": ENVIRONMENTS})
     tier_intervals: dict[str, int] = field(
         default_factory=lambda: {
             "free": 72 * 60,
@@ -139,12 +143,20 @@ def parse(name: str, raw: str, type_name: str) -> Any:
     return raw
 
 
+def check_choice(name: str, value: object) -> None:
+    """A knob with a fixed vocabulary (SCHEDULER_ENV) takes nothing else."""
+    choices = KNOBS[name].metadata.get("choices")
+    if choices and value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
+
+
 def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     """Every knob as a Django setting: the environment's value, or the default."""
-    return {
-        name: parse(name, environ[name], knob.type) if name in environ else _default(knob)
-        for name, knob in KNOBS.items()
-    }
+    values = {}
+    for name, knob in KNOBS.items():
+        values[name] = parse(name, environ[name], knob.type) if name in environ else _default(knob)
+        check_choice(name, values[name])
+    return values
 
 
 def get() -> SchedulerSettings:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 from scheduler_project import conf, task_names
 
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves the dashboard's CSS and the htmx that django-htmx ships, in any deployment.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "scheduler_project.middleware.RejectUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -174,9 +176,12 @@ SCHEDULER_QUEUES = task_names.QUEUES  # queue → the tasks routed to it
 CELERY_TASK_ROUTES = {
     task: {"queue": queue} for queue, tasks in SCHEDULER_QUEUES.items() for task in tasks
 }
-# A worker started without -Q consumes every queue (the embedded default and run_stack).
-CELERY_TASK_CREATE_MISSING_QUEUES = True
 ALL_QUEUES = ",".join([*SCHEDULER_QUEUES, CELERY_TASK_DEFAULT_QUEUE])
+# Declared, so `celery -A scheduler_project worker` with no -Q consumes every one of them
+# (-Q narrows); without this a plain worker reads only the default queue and dispatch,
+# starts and callbacks wait in queues nobody reads.
+CELERY_TASK_QUEUES = [Queue(name) for name in ALL_QUEUES.split(",")]
+CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_BEAT_SCHEDULER = "schedules.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 

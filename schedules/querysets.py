@@ -10,6 +10,11 @@ class BatchQuerySet(models.QuerySet):
         """
         return self.filter(status="active", next_run_at__lte=Now()).order_by("next_run_at")
 
+    def serving(self) -> "BatchQuerySet":
+        """Active batches holding at least one business: the ones that run. An emptied batch
+        stays active, advanced by the tick without an execution, until a business joins."""
+        return self.filter(status="active", business_count__gt=0)
+
     def claim(self, limit: int) -> "BatchQuerySet":
         """Lock up to `limit` due batches, skipping rows another dispatcher holds.
 

@@ -170,7 +170,8 @@ def executions_per_hour(*, since: datetime) -> list[dict]:
 
 def group_utilisation() -> list[dict]:
     """Per global schedule: active batches, businesses, room and utilisation (one query)."""
-    active = Q(batches__status=BatchStatus.ACTIVE)
+    # Batches that run: an emptied batch waits for its next business, undispatched.
+    active = Q(batches__status=BatchStatus.ACTIVE, batches__business_count__gt=0)
     rows = (
         ScheduleGroup.objects.annotate(
             active_batches=Count("batches", filter=active),

@@ -39,6 +39,7 @@ class TickResult:
     missed_slots: int = 0
     cancelled_previous: int = 0
     recovered: int = 0
+    emptied: int = 0  # empty batches advanced without an execution
     chunks: int = 0
     execution_ids: list = field(default_factory=list, repr=False)
 
@@ -50,6 +51,7 @@ class TickResult:
             "missed_slots",
             "cancelled_previous",
             "recovered",
+            "emptied",
             "chunks",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -110,8 +112,13 @@ def _plan_executions(
             always_run_once=batch.misfire_policy == MisfirePolicy.RUN_ONCE,
         )
         batch.next_run_at = plan.next_run_at
-        batch.missed_runs_count += plan.missed
         batch.updated_at = now
+        if batch.business_count == 0:
+            # Emptied (a tier change, an expired interval, deletes): nothing to run and no
+            # slot missed; its slots stay current for the next business that joins.
+            result.emptied += 1
+            continue
+        batch.missed_runs_count += plan.missed
         result.missed_slots += plan.missed
         if plan.run_slot is None:
             continue

@@ -25,7 +25,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from scheduler_project import conf, task_names
 
 PREFIX = "global-scheduler: "
-ALL_ENVIRONMENTS = ("production", "staging", "development")
+ALL_ENVIRONMENTS = conf.ENVIRONMENTS
 MANAGED_NOTE = "Managed in code (schedules/services/system_schedules.py); environments: {envs}."
 
 
@@ -126,6 +126,7 @@ def system_schedules_sync(
     """Make django-celery-beat agree with the code-defined registry for `environment`
     (default `conf.get().env`). Idempotent."""
     environment = environment or conf.get().env
+    conf.check_choice("SCHEDULER_ENV", environment)  # before anything is disabled
     definitions = SYSTEM_SCHEDULES if definitions is None else definitions
     report = SyncReport(environment=environment)
     wanted = [d for d in definitions if environment in d.environments]

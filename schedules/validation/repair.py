@@ -104,16 +104,16 @@ def repair(results: Sequence[CheckResult], scope: Scope | None = None) -> dict[s
         done["businesses synced"] = len(businesses)
         done["mappings created/moved/removed"] = sync.created + sync.moved + sync.removed
 
-    if any(r.name == "empty_batches" and r.findings for r in results) or business_ids:
-        # Also the batches the sync has just emptied: they would fail the re-run.
-        empty = [f.ids["batch"] for f in check_empty_batches(scope)]
-        if empty:
-            _lock_groups_of(empty)
-            done["empty batches retired"] = (
-                Batch.objects.filter(id__in=empty, status=BatchStatus.ACTIVE)
-                .exclude(mappings__isnull=False)
-                .update(status=BatchStatus.RETIRED, updated_at=db_now())
-            )
+    # Housekeeping while repairing: empty batches (the sync above may have emptied some) are
+    # retired; left active they would only be advanced by the tick, never run.
+    empty = [f.ids["batch"] for f in check_empty_batches(scope)]
+    if empty:
+        _lock_groups_of(empty)
+        done["empty batches retired"] = (
+            Batch.objects.filter(id__in=empty, status=BatchStatus.ACTIVE)
+            .exclude(mappings__isnull=False)
+            .update(status=BatchStatus.RETIRED, updated_at=db_now())
+        )
 
     late = _ids(results, ["next_run_at"], "batch")
     if late:

@@ -1,4 +1,8 @@
-"""The suite `validate_global_schedules` runs: each check's name and title, in order."""
+"""The suite `validate_global_schedules` runs: each check's name and title, in order.
+
+An empty active batch is not a finding: the product's own flows leave one behind (a tier
+change, an expired custom interval, deletes) and the tick advances it without running it
+until a business joins; `--fix` and `consolidate_schedules` still retire empties."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from schedules.validation.base import CheckResult, Finding, Scope
 from schedules.validation.checks import (
     check_batch_counts,
     check_duplicate_mappings,
-    check_empty_batches,
     check_group_mismatch,
     check_identifiers,
     check_interval_ranges,
@@ -38,7 +41,6 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "mapping_isolation", "mappings carry their business's team and key", check_mapping_isolation
     ),
-    Check("empty_batches", "no empty active batch", check_empty_batches),
     Check("identifiers", "identifiers valid for their platform", check_identifiers),
     Check("interval_ranges", "intervals within 15 min – 30 days", check_interval_ranges),
     Check("group_mismatch", "mappings in their platform/type/interval group", check_group_mismatch),

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 
 from tests.fakes.apify_server import FakeApify
@@ -52,13 +51,16 @@ class CeleryStack:
             ],
         )
 
-    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:
-        """A worker on every queue; `env` overrides settings for this worker only."""
+    def start_worker(
+        self, name: str = "worker", queues: str | None = None, **env: str
+    ) -> subprocess.Popen:
+        """A worker as a user starts it: with no -Q (every queue) unless `queues` narrows it;
+        `env` overrides settings for this worker only."""
+        narrow = ["-Q", queues] if queues else []
         args = [
             "worker",
             "--pool=solo",
-            "-Q",
-            settings.ALL_QUEUES,
+            *narrow,
             "--without-gossip",
             "--without-mingle",
             "--loglevel=INFO",

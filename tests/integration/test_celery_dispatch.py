@@ -11,6 +11,7 @@ from businesses.services import team_upsert
 from scheduler_project.dbclock import db_now
 from schedules.models import Batch, Execution, Heartbeat
 from schedules.services.assignment import schedule_groups_init
+from schedules.services.batches import batch_trigger
 from schedules.services.system_schedules import system_periodic_tasks_ensure
 from schedules.states import ExecutionState
 from tests.conftest import register_google
@@ -61,3 +62,25 @@ def test_beat_and_worker_dispatch_a_due_batch_to_apify(
     # Exactly one run for the slot, however many ticks the beat sent meanwhile.
     assert len([r for r in fake.requests if r.method == "POST"]) == 1
     assert Execution.objects.filter(batch=batch).count() == 1
+
+
+def test_a_plain_worker_with_no_queue_option_runs_a_manual_trigger(
+    fake: FakeApify, celery_stack: CeleryStack
+) -> None:
+    """`celery -A scheduler_project worker`, as every Celery user types it first: the start
+    routed to the `start` queue reaches Apify (it used to wait in a queue nobody read)."""
+    schedule_groups_init()
+    alice = team_upsert(team_id="alice", tier="professional")[0]
+    (business,) = register_google(alice, 1, scrape_types=["reviews"])
+    batch = business.mappings.get().batch
+    celery_stack.start_worker()  # no -Q, no beat
+    execution = batch_trigger(batch_id=batch.id, actor="operator")
+    try:
+        (start,) = fake.wait_for_requests(
+            lambda r: r.method == "POST" and r.path.endswith("/runs"), timeout=90
+        )
+    except AssertionError:
+        print(celery_stack.dump_logs())
+        raise
+    assert start.json["placeIds"] == [business.platform_key]
+    assert start.webhooks[0]["idempotencyKey"] == str(execution.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from schedules.services.system_schedules import (
@@ -131,12 +131,11 @@ def test_scheduler_env_filters_definitions(empty_beat: None, settings) -> None:
     assert enabled() == {**dict.fromkeys(NAMES, True), PRODUCTION_ONLY.full_name: False}
 
 
-def test_an_environment_with_no_definitions_disables_everything(db: None, settings) -> None:
-    settings.SCHEDULER_ENV = "sandbox"
-    out = sync()
-    assert "Environment sandbox: 0 created, 0 updated, 6 disabled" in out
-    assert enabled() == dict.fromkeys(NAMES, False)
-    assert PeriodicTask.objects.filter(name__in=NAMES).count() == 6  # kept, not deleted
+def test_an_unknown_environment_is_refused_and_disables_nothing(db: None, settings) -> None:
+    settings.SCHEDULER_ENV = "prod"  # a typo would have disabled the dispatch tick
+    with pytest.raises(CommandError, match="SCHEDULER_ENV='prod' is not one of"):
+        sync()
+    assert enabled() == dict.fromkeys(NAMES, True)
 
 
 def test_an_optional_task_starts_disabled_and_keeps_an_operators_choice(empty_beat: None) -> None:

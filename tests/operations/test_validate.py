@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import F
 
 from businesses.models import Business, CustomInterval, Team
+from businesses.services import team_upsert
 from schedules.models import Batch, BatchStatus, Mapping
 from schedules.validation import CHECKS, Scope, run_checks
 from tests.conftest import register_google
@@ -261,26 +262,18 @@ def test_mapping_with_another_platform_key(world: dict) -> None:
     ) == {business.platform_key}
 
 
-# --- (6) empty active batches ----------------------------------------------------------------
+# --- (6) empty active batches: normal, not dispatched ----------------------------------------
 
 
-def test_empty_active_batch(world: dict) -> None:
-    template = Batch.objects.select_related("group").first()
-    empty = Batch.objects.create(
-        group=template.group,
-        batch_index=99,
-        capacity=template.capacity,
-        next_run_at=template.next_run_at,
-        stagger_offset_seconds=template.stagger_offset_seconds,
-    )
-
-    code, out = run()
-    assert code == 1 and f"batch {empty.id}" in out
-    (finding,) = only_failure("empty_batches")
-    assert finding["ids"]["batch"] == empty.id
-
-    assert_fix_repairs("empty_batches")
-    assert Batch.objects.get(id=empty.id).status == BatchStatus.RETIRED
+def test_a_batch_emptied_by_a_tier_change_passes_validation(world: dict, alice: Team) -> None:
+    """What the product's own flows leave behind is not a finding: alice moves from 12 h to
+    6 h, her old batch stays active and empty, and validate exits 0."""
+    old = world["alice"][0].mappings.first().batch
+    team_upsert(team_id="alice", tier="enterprise")
+    old.refresh_from_db()
+    assert (old.status, old.business_count) == (BatchStatus.ACTIVE, 0)
+    code, failed = failed_checks()
+    assert (code, failed) == (0, {})
 
 
 # --- (7) identifiers -------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_the_environment_overrides_a_knob_by_its_type(name: str, raw: str, expec
         ("SCHEDULER_RETRY_DELAYS_MINUTES", "5,x"),
         ("SCHEDULER_CAPACITY", "google"),
         ("SCHEDULER_CAPACITY", "google=many"),
+        ("SCHEDULER_ENV", "prod"),
     ],
 )
 def test_a_malformed_value_is_refused_naming_the_variable(name: str, raw: str) -> None:

@@ -46,6 +46,23 @@ def test_a_due_batch_is_dispatched_once_and_moves_to_its_next_slot(db: None) -> 
     assert Heartbeat.objects.filter(kind="dispatcher").exists()
 
 
+def test_an_emptied_batch_is_advanced_without_an_execution_and_runs_again_when_filled(
+    db: None,
+) -> None:
+    """A batch a tier change or deletes left empty records no `skipped` execution every
+    interval and counts no missed slot; its next slot stays current for the next business."""
+    slot = _hour_slot()
+    batch = make_batch(next_run_at=slot, business_count=0)
+    result = dispatch_tick()
+    assert (result.claimed, result.created, result.emptied, result.missed_slots) == (1, 0, 1, 0)
+    assert not Execution.objects.exists()
+    batch.refresh_from_db()
+    assert batch.next_run_at == slot + HOUR and batch.missed_runs_count == 0
+
+    Batch.objects.filter(id=batch.id).update(business_count=1, next_run_at=slot)
+    assert dispatch_tick().created == 1
+
+
 def test_a_batch_not_yet_due_is_left_alone(db: None) -> None:
     make_batch(next_run_at=db_now() + timedelta(seconds=30))
     assert dispatch_tick().claimed == 0

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from schedules.services.system_schedules import system_schedules_sync
 
@@ -11,7 +12,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: object, **options: object) -> None:
-        report = system_schedules_sync()
+        try:
+            report = system_schedules_sync()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         for name in report.created:
             self.stdout.write(f"created:  {name}")
         for name in report.updated:
