@@ -1,7 +1,10 @@
-from django.contrib import admin
-from django.utils import timezone
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from access.admin_mixins import admin_actor
 from access.models import ApiKey, AuditEvent
+from access.services import api_keys_revoke
 
 
 @admin.register(AuditEvent)
@@ -33,5 +36,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Revoke the selected keys")
-    def revoke(self, request, queryset) -> None:
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked = api_keys_revoke(keys=queryset.order_by("id"), actor=admin_actor(request))
+        messages.success(request, f"Revoked {revoked} keys.")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 
 from access.models import ApiKey, AuditEvent
 
@@ -43,3 +45,13 @@ def api_key_create(*, name: str, is_admin: bool = False) -> tuple[ApiKey, str]:
         name=name, prefix=prefix, key_hash=ApiKey.hash(key), is_admin=is_admin
     )
     return row, key
+
+
+def api_keys_revoke(*, keys: Iterable[ApiKey], actor: str) -> int:
+    """Revoke keys at once (they answer 401 from the next request), audited one by one."""
+    revoked = 0
+    for key in keys:
+        if ApiKey.objects.filter(id=key.id, revoked_at__isnull=True).update(revoked_at=Now()):
+            audit_event_record(actor=actor, action="api_key.revoke", obj=key)
+            revoked += 1
+    return revoked

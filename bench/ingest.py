@@ -192,7 +192,9 @@ def measure(count: int, businesses: int, fake: Any) -> tuple[list[Row], list[Row
     speeds.append(speed("re-ingest same items, fresh execution", count, t.seconds))
     rows_rerun = review_rows()
 
-    unmatched = sql("SELECT count(*) FROM webhooks_unmatcheditem WHERE execution_id = %s", [e2e_id])
+    unmatched = sql(
+        "SELECT count(*) FROM schedules_unmatcheditem WHERE execution_id = %s", [e2e_id]
+    )
     state = sql("SELECT state, attributed_count FROM schedules_execution WHERE id = %s", [e2e_id])
     in_snapshot = count - count // 100
     return speeds, [

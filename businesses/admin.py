@@ -1,6 +1,23 @@
-from django.contrib import admin
+"""The catalogue in the Django admin: edits go through the same services as the API (a
+tier change moves the team's businesses, a delete keeps batch counts exact) and are audited;
+registration stays with the API and the import, which validate identifiers."""
 
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from access.admin_mixins import ReadOnlyAdmin, admin_actor
+from access.services import audit_event_record
 from businesses.models import Business, CustomInterval, ReviewItem, Team
+from businesses.services import (
+    business_delete,
+    business_update,
+    custom_interval_remove,
+    custom_interval_set,
+    team_upsert,
+)
 
 
 @admin.register(Team)
@@ -8,6 +25,25 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ("team_id", "tier", "created_at", "updated_at")
     list_filter = ("tier",)
     search_fields = ("team_id",)
+    fields = ("team_id", "tier")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> tuple:
+        return ("team_id",) if obj else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Team | None = None) -> bool:
+        return False  # a team's businesses are deleted one by one, through their service
+
+    def save_model(self, request: HttpRequest, obj: Team, form: object, change: bool) -> None:
+        before = {"tier": form.initial.get("tier")} if change else None
+        team, _ = team_upsert(team_id=obj.team_id, tier=obj.tier)
+        obj.pk = team.pk
+        audit_event_record(
+            actor=admin_actor(request),
+            action="team.change" if change else "team.create",
+            obj=team,
+            before=before,
+            after={"tier": team.tier},
+        )
 
 
 @admin.register(Business)
@@ -25,8 +61,57 @@ class BusinessAdmin(admin.ModelAdmin):
     list_filter = ("platform", "active", "last_status")
     search_fields = ("=id", "team__team_id", "name", "external_id", "platform_key")
     list_select_related = ("team",)
-    readonly_fields = ("platform_key", "created_at", "updated_at")
-    raw_id_fields = ("team",)
+    fields = (
+        "team",
+        "platform",
+        "external_id",
+        "platform_key",
+        "name",
+        "active",
+        "scrape_types",
+        "last_status",
+        "last_scraped_at",
+        "last_error",
+        "created_at",
+        "updated_at",
+    )
+    # Only name and active are edited here (through business_update); the rest is the
+    # registration's and the scrapes'.
+    readonly_fields = tuple(f for f in fields if f not in ("name", "active"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Business, form: object, change: bool) -> None:
+        before = {k: form.initial.get(k) for k in ("name", "active")}
+        business_update(business=obj, name=obj.name, active=obj.active)
+        audit_event_record(
+            actor=admin_actor(request),
+            action="business.update",
+            obj=obj,
+            before=before,
+            after={"name": obj.name, "active": obj.active},
+        )
+
+    def get_deleted_objects(self, objs: object, request: HttpRequest) -> tuple:
+        """The confirmation lists what goes with the business; the rows only services write
+        (mappings, retries, reviews) are removed by business_delete, so their read-only
+        admins do not block it."""
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request: HttpRequest, obj: Business) -> None:
+        audit_event_record(
+            actor=admin_actor(request),
+            action="business.delete",
+            obj=obj,
+            before={"team": obj.team_id, "platform": obj.platform, "name": obj.name},
+        )
+        business_delete(business=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for business in queryset.order_by("id"):
+            self.delete_model(request, business)
 
 
 @admin.register(CustomInterval)
@@ -35,12 +120,37 @@ class CustomIntervalAdmin(admin.ModelAdmin):
     list_filter = ("platform",)
     search_fields = ("team__team_id", "reason", "created_by")
     raw_id_fields = ("team",)
+    fields = ("team", "platform", "interval_minutes", "expires_at", "reason")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple:
+        return ("team", "platform") if obj else ()
+
+    def save_model(
+        self, request: HttpRequest, obj: CustomInterval, form: object, change: bool
+    ) -> None:
+        saved = custom_interval_set(
+            team=obj.team,
+            interval_minutes=obj.interval_minutes,
+            platform=obj.platform or None,
+            expires_at=obj.expires_at,
+            reason=obj.reason,
+            actor=admin_actor(request),
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: CustomInterval) -> None:
+        custom_interval_remove(
+            team=obj.team, platform=obj.platform or None, actor=admin_actor(request)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for custom in queryset.select_related("team").order_by("id"):
+            self.delete_model(request, custom)
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(admin.ModelAdmin):
+class ReviewItemAdmin(ReadOnlyAdmin):
     list_display = ("id", "business", "platform_item_id", "published_at", "scraped_at")
     list_filter = ("business__platform",)
     search_fields = ("platform_item_id", "business__name", "business__team__team_id")
     list_select_related = ("business",)
-    raw_id_fields = ("business", "execution")

@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.db.models.functions import Now
 
 from access.services import audit_event_record
+from businesses.locks import business_lock, team_lock
 from businesses.models import (
     MAX_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
@@ -87,12 +88,13 @@ def team_upsert(*, team_id: str, tier: str) -> tuple[Team, bool]:
     if not team_id or len(team_id) > 64:
         raise ValidationError({"team_id": [TEAM_ID_INVALID]})
     _validate_tier(tier)
-    team, created = Team.objects.select_for_update().get_or_create(
-        team_id=team_id, defaults={"tier": tier}
-    )
+    team, created = Team.objects.get_or_create(team_id=team_id, defaults={"tier": tier})
+    team = team_lock(team.pk)
     if not created and team.tier != tier:
         team.tier = tier
         team.save(update_fields=["tier", "updated_at"])
+    if not created:
+        # Also when the tier is the same: a PUT repairs assignments that drifted.
         team_reassign(team=team)
     return team, created
 
@@ -118,6 +120,7 @@ def business_register(
     scrape_types: Sequence[str] | None = None,
 ) -> Business:
     """Register one business and assign it to a batch per scrape type."""
+    team = team_lock(team.pk)
     identity = business_identity(platform=platform, external_id=external_id)
     chosen_types = _validate_scrape_types(scrape_types)
     if len(name) > 300:
@@ -152,6 +155,7 @@ def business_update(
     *, business: Business, name: str | None = None, active: bool | None = None
 ) -> Business:
     """Rename, or (de)activate: an inactive business leaves its batches."""
+    business = business_lock(business)
     if name is not None:
         if len(name) > 300:
             raise ValidationError({"name": [NAME_TOO_LONG]})
@@ -168,6 +172,7 @@ def business_update(
 @transaction.atomic
 def business_delete(*, business: Business) -> None:
     """Remove a business from its schedules, then delete it (reviews go with it)."""
+    business = business_lock(business)
     business.active = False
     assignments_sync(businesses=[business])
     business.delete()
@@ -313,6 +318,7 @@ def custom_interval_set(
         _validate_platform(platform)
     if expires_at is not None and expires_at <= db_now():
         raise ValidationError({"expires_at": [EXPIRY_IN_PAST]})
+    team = team_lock(team.pk)
     previous = _custom_interval_locked(team=team, platform=platform)
     before = _custom_interval_state(previous)
     custom, _ = CustomInterval.objects.update_or_create(
@@ -345,6 +351,7 @@ def custom_interval_remove(
 
     Audited as `custom_interval.remove` on the team.
     """
+    team = team_lock(team.pk)
     previous = _custom_interval_locked(team=team, platform=platform)
     if previous is None:
         scope = f"platform {platform}" if platform else "all platforms"
@@ -364,13 +371,20 @@ def custom_interval_remove(
 
 @transaction.atomic
 def custom_intervals_expire() -> int:
-    """Delete overrides whose expiry has passed and move their teams back; returns count."""
+    """Delete overrides whose expiry has passed and move their teams back; returns count.
+
+    Teams are locked first, in id order (the lock order of businesses/locks.py), then their
+    overrides: an operator setting one at the same moment waits instead of deadlocking."""
+    team_pks = sorted(
+        set(CustomInterval.objects.filter(expires_at__lte=Now()).values_list("team_id", flat=True))
+    )
+    teams = [team_lock(pk) for pk in team_pks]
     expired = list(
-        CustomInterval.objects.select_for_update(skip_locked=True)
-        .filter(expires_at__lte=Now())
-        .select_related("team")
+        CustomInterval.objects.select_for_update().filter(
+            team_id__in=team_pks, expires_at__lte=Now()
+        )
     )
     CustomInterval.objects.filter(id__in=[c.id for c in expired]).delete()
-    for team in {c.team_id: c.team for c in expired}.values():
+    for team in teams:
         team_reassign(team=team)
     return len(expired)

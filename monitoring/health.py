@@ -7,15 +7,16 @@ equal to its threshold is still on the good side of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
 from django.db.models import Count, DurationField, ExpressionWrapper, Max, Q, Sum
 from django.db.models.functions import Now
 
+from monitoring.queues import queue_states
 from retry.models import RetryEntry, RetryState
 from scheduler_project import conf
-from schedules.models import Batch, Execution, Heartbeat
+from schedules.models import Batch, DispatchSwitch, Execution, Heartbeat
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
 
@@ -62,6 +63,12 @@ class HealthInputs:
     heartbeat_age_seconds: float | None  # None when no dispatcher ever ticked
     stuck_executions: int
     webhook_failures: int  # failed webhook events inside the window
+    dispatch_paused: str | None = None  # the kill switch's "who and why" while it is on
+    # Per queue: (backlog, oldest message age in s, whether a live worker consumes it);
+    # None when the broker could not be read (the reason in `queues_error`).
+    queues: dict[str, tuple[int, float | None, bool]] | None = field(default_factory=dict)
+    queues_error: str = ""
+    tick_seconds: float = 10
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,38 @@ def _heartbeat(age: float | None, t: HealthThresholds) -> Check:
     return Check(name, status, round(age, 1), limit, reason)
 
 
+def _dispatch_switch(paused: str | None) -> Check:
+    name = "dispatch_switch"
+    if paused is None:
+        return Check(name, HEALTHY, 0, None, "Dispatch and starts are running.")
+    return Check(name, WARNING, 1, None, f"Dispatch and starts are paused: {paused}")
+
+
+def _queues(
+    queues: dict[str, tuple[int, float | None, bool]] | None, error: str, tick: float
+) -> Check:
+    """Critical when a queue's oldest message waited 2 ticks and no live worker reads the
+    queue (work nobody will do); a warning when readers exist but fall behind."""
+    name, limit = "queues", 2 * tick
+    if queues is None:
+        return Check(name, WARNING, None, limit, f"The broker's queues could not be read: {error}")
+    stale = {q: v for q, v in queues.items() if v[0] and v[1] is not None and v[1] > limit}
+    orphaned = sorted(q for q, (_, _, consumed) in stale.items() if not consumed)
+    backlog = sum(v[0] for v in queues.values())
+    if orphaned:
+        ages = ", ".join(
+            f"{q} ({stale[q][0]} waiting, oldest {stale[q][1]:.0f} s)" for q in orphaned
+        )
+        reason = f"No worker consumes {ages}: start one with -Q {','.join(orphaned)} or none."
+        return Check(name, CRITICAL, len(orphaned), limit, reason)
+    if stale:
+        lagging = ", ".join(f"{q} (oldest {v[1]:.0f} s)" for q, v in sorted(stale.items()))
+        return Check(name, WARNING, len(stale), limit, f"Workers fall behind on {lagging}.")
+    return Check(
+        name, HEALTHY, 0, limit, f"{backlog} messages waiting; none older than {limit:g} s."
+    )
+
+
 def health_status(
     inputs: HealthInputs, thresholds: HealthThresholds | None = None
 ) -> tuple[str, list[Check]]:
@@ -165,6 +204,8 @@ def health_status(
             f"webhook events failed in the last {window_minutes:g} min",
             warning=t.webhook_failures_warning,
         ),
+        _dispatch_switch(inputs.dispatch_paused),
+        _queues(inputs.queues, inputs.queues_error, inputs.tick_seconds),
     ]
     return worst([c.status for c in checks]), checks
 
@@ -199,7 +240,35 @@ def health_inputs(thresholds: HealthThresholds | None = None) -> HealthInputs:
         heartbeat_age_seconds=_seconds(heartbeat["age"]),
         stuck_executions=stuck["n"],
         webhook_failures=webhooks["n"],
+        dispatch_paused=_dispatch_paused(),
+        tick_seconds=conf.get().dispatch_tick_seconds,
+        **_queue_inputs(t),
     )
+
+
+def _queue_inputs(t: HealthThresholds) -> dict:
+    """The broker's queues, and which of them a worker alive within the heartbeat limit
+    says it consumes."""
+    try:
+        states = queue_states()
+    except Exception as exc:  # the broker down is a finding, not a failed health page
+        return {"queues": None, "queues_error": f"{type(exc).__name__}: {exc}"[:300]}
+    alive_since = timedelta(seconds=t.heartbeat_critical_seconds)
+    consumed: set[str] = set()
+    for details in Heartbeat.objects.filter(
+        kind="worker", last_seen_at__gte=Now() - alive_since
+    ).values_list("details", flat=True):
+        consumed.update((details or {}).get("queues") or [])
+    return {
+        "queues": {q.name: (q.backlog, q.oldest_age_seconds, q.name in consumed) for q in states}
+    }
+
+
+def _dispatch_paused() -> str | None:
+    switch = DispatchSwitch.objects.filter(id=1, paused=True).first()
+    if switch is None:
+        return None
+    return f"by {switch.changed_by} since {switch.changed_at:%Y-%m-%d %H:%M} UTC ({switch.reason})."
 
 
 def health_report() -> tuple[str, list[Check]]:

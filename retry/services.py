@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from access.services import audit_event_record
+from businesses.locks import business_lock
 from businesses.models import Business
 from retry.models import OPEN_RETRY_STATES, RetryEntry, RetryState
 from retry.policies import next_attempt_delay
@@ -141,7 +142,11 @@ def retry_force(
 ) -> list[RetryEntry]:
     """Retry a business now, for each of its scrape types (or the given ones): a pending
     entry is brought forward; without an open entry (none yet, or only dead ones) a fresh
-    one is opened. An inactive business, or a running retry, is a conflict."""
+    one is opened. An inactive business, or a running retry, is a conflict.
+
+    The team and the business are locked first (businesses/locks.py): parallel forces of
+    one business queue up and each sees the entry the previous one opened."""
+    business = business_lock(business)
     if not business.active:
         raise ConflictError(RETRY_BUSINESS_INACTIVE)
     chosen = [st for st in business.scrape_types if scrape_types is None or st in scrape_types]

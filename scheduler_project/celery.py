@@ -1,6 +1,8 @@
 import os
+import time
 
 from celery import Celery
+from celery.signals import before_task_publish
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_project.settings")
 
@@ -16,6 +18,17 @@ def _make_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
+
+
+PUBLISHED_AT_HEADER = "published_at"
+
+
+@before_task_publish.connect
+def _stamp_publish_time(headers: dict | None = None, **kwargs: object) -> None:
+    """Every message says when it was published: the `queues` health check reads the age of
+    each queue's oldest message from the broker (monitoring/queues.py)."""
+    if headers is not None:
+        headers.setdefault(PUBLISHED_AT_HEADER, time.time())
 
 
 # Every worker records a heartbeat (schedules/heartbeats.py), named here so this module,

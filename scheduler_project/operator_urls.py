@@ -7,7 +7,7 @@ from access import apis as access_apis
 from businesses.apis import operators as team_apis
 from monitoring import apis as monitoring_apis
 from retry import apis as retry_apis
-from schedules.apis import batches, executions
+from schedules.apis import batches, dispatch, executions
 
 urlpatterns = [
     path("schedules/", batches.ScheduleListApi.as_view(), name="admin-schedules"),
@@ -82,4 +82,7 @@ urlpatterns = [
     path("audit-log/", access_apis.AuditLogApi.as_view(), name="admin-audit-log"),
     path("health/", monitoring_apis.HealthApi.as_view(), name="admin-health"),
     path("metrics/", monitoring_apis.MetricsApi.as_view(), name="admin-metrics"),
+    path("dispatch/", dispatch.DispatchSwitchApi.as_view(), name="admin-dispatch"),
+    path("dispatch/pause/", dispatch.DispatchPauseApi.as_view(), name="admin-dispatch-pause"),
+    path("dispatch/resume/", dispatch.DispatchResumeApi.as_view(), name="admin-dispatch-resume"),
 ]

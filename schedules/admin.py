@@ -2,10 +2,24 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from access.admin_mixins import ReadOnlyAdmin, admin_actor
 from scheduler_project.errors import ConflictError
-from schedules.models import Batch, Execution, Heartbeat, Mapping, ScheduleGroup, UnmatchedItem
+from schedules.models import (
+    Batch,
+    DispatchSwitch,
+    Execution,
+    Heartbeat,
+    Mapping,
+    ScheduleGroup,
+    UnmatchedItem,
+)
 from schedules.services.assignment import group_consolidate, group_rebalance
-from schedules.services.batches import batch_pause, batch_resume, batch_trigger
+from schedules.services.batches import (
+    batch_pause,
+    batch_policies_set,
+    batch_resume,
+    batch_trigger,
+)
 
 
 def _run_each(request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
@@ -20,7 +34,7 @@ def _run_each(request: HttpRequest, queryset: QuerySet, action, verb: str) -> No
 
 
 @admin.register(ScheduleGroup)
-class ScheduleGroupAdmin(admin.ModelAdmin):
+class ScheduleGroupAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "platform",
@@ -66,12 +80,45 @@ class BatchAdmin(admin.ModelAdmin):
     )
     search_fields = ("=id", "paused_reason")
     list_select_related = ("group",)
-    readonly_fields = ("business_count", "missed_runs_count", "created_at", "updated_at")
+    # Only the policies are edited here (through batch_policies_set, audited); status moves
+    # through the actions below, counts and slots through the services that own them.
+    fields = (
+        "group",
+        "batch_index",
+        "capacity",
+        "business_count",
+        "status",
+        "paused_reason",
+        "paused_until",
+        "next_run_at",
+        "last_run_at",
+        "stagger_offset_seconds",
+        "misfire_policy",
+        "overlap_policy",
+        "missed_runs_count",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = tuple(f for f in fields if f not in ("misfire_policy", "overlap_policy"))
     actions = ("pause", "resume", "trigger")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Batch, form: object, change: bool) -> None:
+        batch_policies_set(
+            batch_id=obj.id,
+            misfire_policy=obj.misfire_policy,
+            overlap_policy=obj.overlap_policy,
+            actor=admin_actor(request),
+        )
 
     @admin.action(description="Pause the selected batches")
     def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = request.user.get_username()
+        actor = admin_actor(request)
         reason = "paused from the Django admin"
         _run_each(
             request,
@@ -82,19 +129,19 @@ class BatchAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume the selected batches")
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = request.user.get_username()
+        actor = admin_actor(request)
         _run_each(request, queryset, lambda b: batch_resume(batch_id=b.id, actor=actor), "Resumed")
 
     @admin.action(description="Trigger the selected batches now")
     def trigger(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = request.user.get_username()
+        actor = admin_actor(request)
         _run_each(
             request, queryset, lambda b: batch_trigger(batch_id=b.id, actor=actor), "Triggered"
         )
 
 
 @admin.register(Mapping)
-class MappingAdmin(admin.ModelAdmin):
+class MappingAdmin(ReadOnlyAdmin):
     list_display = ("id", "business", "scrape_type", "batch", "team", "platform_key")
     list_filter = ("scrape_type", "batch__group__platform")
     search_fields = ("=business__id", "team__team_id", "platform_key")
@@ -103,7 +150,7 @@ class MappingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "batch",
@@ -125,15 +172,23 @@ class ExecutionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("name", "kind", "last_seen_at")
     list_filter = ("kind",)
     search_fields = ("name",)
 
 
 @admin.register(UnmatchedItem)
-class UnmatchedItemAdmin(admin.ModelAdmin):
+class UnmatchedItemAdmin(ReadOnlyAdmin):
     list_display = ("id", "execution", "reason", "key", "created_at")
     list_filter = ("reason",)
     search_fields = ("key", "=execution__id")
     raw_id_fields = ("execution",)
+
+
+@admin.register(DispatchSwitch)
+class DispatchSwitchAdmin(ReadOnlyAdmin):
+    """Read-only here: the switch is thrown through the operator API or the dashboard, which
+    audit it and publish the held-back starts on resume."""
+
+    list_display = ("__str__", "paused", "reason", "changed_by", "changed_at")

@@ -22,11 +22,12 @@ def heartbeat_record(kind: str, name: str | None = None, **details: object) -> N
     )
 
 
-def worker_heartbeat(hostname: str) -> None:
-    """Called from the Celery worker's timer thread: its own connection, closed when stale."""
+def worker_heartbeat(hostname: str, queues: list[str] | None = None) -> None:
+    """Called from the Celery worker's timer thread: its own connection, closed when stale.
+    `queues` (the ones it consumes) tell the `queues` health check who reads what."""
     close_old_connections()
     try:
-        heartbeat_record("worker", name=f"worker:{hostname}")
+        heartbeat_record("worker", name=f"worker:{hostname}", queues=queues or [])
     finally:
         close_old_connections()
 
@@ -38,9 +39,10 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     requires = {"celery.worker.components:Timer"}
 
     def start(self, worker: object) -> None:
-        worker_heartbeat(worker.hostname)
+        queues = sorted(worker.app.amqp.queues.consume_from)
+        worker_heartbeat(worker.hostname, queues)
         self.timer = worker.timer.call_repeatedly(
-            WORKER_HEARTBEAT_SECONDS, worker_heartbeat, (worker.hostname,), priority=10
+            WORKER_HEARTBEAT_SECONDS, worker_heartbeat, (worker.hostname, queues), priority=10
         )
 
     def stop(self, worker: object) -> None:

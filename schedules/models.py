@@ -96,6 +96,9 @@ class Batch(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=BatchStatus.choices, default="active")
     paused_reason = models.TextField(blank=True)
+    paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="A pause with an end: the tick resumes the batch then."
+    )
     misfire_policy = models.CharField(
         max_length=20, choices=MisfirePolicy.choices, default=MisfirePolicy.SKIP
     )
@@ -270,6 +273,24 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trigger} execution {self.id} ({self.state})"
+
+
+class DispatchSwitch(models.Model):
+    """The kill switch: while `paused`, no batch is dispatched and no run is started (runs in
+    flight finish and are ingested). One row, id 1, created on first use."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    paused = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    changed_by = models.CharField(max_length=150, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "dispatch switch"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="dispatch_switch_single")]
+
+    def __str__(self) -> str:
+        return "dispatch paused" if self.paused else "dispatch running"
 
 
 class Heartbeat(models.Model):

@@ -11,6 +11,7 @@ from schedules.services.dispatch import dispatch_tick
 from schedules.services.execution_start import execution_start
 from schedules.services.ingest import webhook_event_ingest
 from schedules.services.reconcile import (
+    batches_repair_next_runs,
     executions_abort_cancelled,
     executions_reconcile,
     webhook_events_requeue_stale,
@@ -44,6 +45,7 @@ def reconcile() -> dict:
         "requeued_callbacks": webhook_events_requeue_stale(),
         "finished": executions_reconcile(),
         "aborted": executions_abort_cancelled(),
+        "repaired_next_runs": batches_repair_next_runs(),
     }
 
 

@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+import redis
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -22,6 +24,13 @@ _place_ids = itertools.count(1)
 def place_id(n: int | None = None) -> str:
     """A valid, unique Google place id."""
     return f"ChIJtest{n if n is not None else next(_place_ids):019d}"
+
+
+@pytest.fixture(autouse=True)
+def _empty_broker() -> None:
+    """Each test starts with the tests' broker database empty: messages an earlier test
+    published (and nobody consumed) would age into the `queues` health check."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
 
 @pytest.fixture

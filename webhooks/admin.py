@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from access.admin_mixins import ReadOnlyAdmin
 from webhooks.models import WebhookEvent
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = (
         "received_at",
         "event_type",

@@ -121,6 +121,9 @@ class ScheduleTriggerApi(OperatorApi):
 class SchedulePauseApi(OperatorApi):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+        until = serializers.DateTimeField(
+            required=False, help_text="ISO 8601; the batch resumes by itself then."
+        )
 
         class Meta:
             ref_name = "SchedulePauseInput"
@@ -129,7 +132,8 @@ class SchedulePauseApi(OperatorApi):
         request=InputSerializer,
         responses={200: ScheduleOutputSerializer, **ERRORS, **CONFLICT},
         operation_id="admin_schedule_pause",
-        description="Stop dispatching the batch. 409 unless it is active.",
+        description="Stop dispatching the batch, until `until` when given (400 unless in the "
+        "future). 409 unless it is active.",
     )
     def post(self, request: Request, batch_id: int) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -137,6 +141,7 @@ class SchedulePauseApi(OperatorApi):
         batch_pause(
             batch_id=batch_id,
             reason=serializer.validated_data.get("reason", ""),
+            until=serializer.validated_data.get("until"),
             actor=actor_of(request),
         )
         return Response(ScheduleOutputSerializer(batch_get(batch_id=batch_id)).data)

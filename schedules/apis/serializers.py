@@ -98,6 +98,7 @@ class ScheduleOutputSerializer(serializers.ModelSerializer):
             "utilisation",
             "status",
             "paused_reason",
+            "paused_until",
             "next_run_at",
             "last_run_at",
             "stagger_offset_seconds",

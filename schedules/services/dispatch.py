@@ -22,6 +22,8 @@ from scheduler_project.enqueue import executions_enqueue_start
 from schedules.heartbeats import heartbeat_record
 from schedules.models import Batch, Execution, MisfirePolicy, OverlapPolicy, Trigger
 from schedules.policies import plan_due_slot
+from schedules.services.batches import batches_resume_due_pauses
+from schedules.services.dispatch_switch import dispatch_is_paused
 from schedules.services.executions import execution_build, lease_expiry
 from schedules.states import ACTIVE_STATES, ExecutionState, sources_of
 
@@ -40,6 +42,8 @@ class TickResult:
     cancelled_previous: int = 0
     recovered: int = 0
     emptied: int = 0  # empty batches advanced without an execution
+    resumed: int = 0  # paused batches whose `paused_until` came
+    paused: bool = False  # the kill switch is on: nothing was claimed
     chunks: int = 0
     execution_ids: list = field(default_factory=list, repr=False)
 
@@ -52,6 +56,7 @@ class TickResult:
             "cancelled_previous",
             "recovered",
             "emptied",
+            "resumed",
             "chunks",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -215,6 +220,11 @@ def dispatch_tick(*, chunk_size: int | None = None, max_chunks: int = 1000) -> T
     none is left (or `max_chunks`, so one tick cannot run forever)."""
     chunk_size = chunk_size or conf.get().claim_chunk
     result = TickResult()
+    if dispatch_is_paused():
+        heartbeat_record("dispatcher", claimed=0, created=0, paused=True)
+        result.paused = True
+        return result
+    result.resumed = batches_resume_due_pauses()
     result.recovered = len(executions_recover_expired_leases())
     for _ in range(max_chunks):
         chunk = dispatch_chunk(limit=chunk_size)

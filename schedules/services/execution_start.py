@@ -13,6 +13,7 @@ from retry.services import retry_entries_record
 from scheduler_project.dbclock import db_now
 from schedules import apify
 from schedules.models import Execution, Mapping
+from schedules.services.dispatch_switch import dispatch_is_paused
 from schedules.services.executions import (
     SnapshotEntry,
     execution_transition,
@@ -41,8 +42,11 @@ def execution_start(*, execution_id: UUID) -> str | None:
 
     The `start_attempts` value written when taking the lease is a fencing token: if this
     worker is so slow that its lease expired and another attempt began, its late writes
-    match no row, and the run it started is aborted.
+    match no row, and the run it started is aborted. While the kill switch is on, nothing is
+    taken: the execution stays pending and resuming publishes it again.
     """
+    if dispatch_is_paused():
+        return None
     now = db_now()
     taken = execution_transition(
         execution_id=execution_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from scheduler_project import conf
@@ -16,6 +16,8 @@ from schedules import apify
 from schedules.models import Execution
 from schedules.services.ingest import execution_ingest
 from schedules.states import ExecutionState
+from schedules.validation import CheckResult, Scope, repair
+from schedules.validation.checks import check_next_run
 from webhooks.models import WebhookEvent, WebhookStatus
 
 logger = logging.getLogger(__name__)
@@ -93,3 +95,20 @@ def executions_abort_cancelled(*, limit: int = 100) -> int:
             Execution.objects.filter(id=execution_id).update(run_abort_pending=False)
         aborted += 1
     return aborted
+
+
+def batches_repair_next_runs() -> int:
+    """A `next_run_at` set far ahead (a bad edit, a clock jump) silently stops a batch; the
+    reconcile tick finds them with validate's `next_run_at` check and moves each to the next
+    slot of its grid, as `validate_global_schedules --fix` does. Returns how many."""
+    if connection.vendor != "postgresql":
+        return 0  # the check's SQL is PostgreSQL's, like the rest of validation
+    findings = check_next_run(Scope())
+    if findings:
+        repair([CheckResult("next_run_at", "next_run_at set and sane", findings)], Scope())
+        logger.warning(
+            "moved %d batches whose next run was out of range back to their grid",
+            len(findings),
+            extra={"action": "reconcile"},
+        )
+    return len(findings)

@@ -16,6 +16,7 @@ from retry.services import retry_entries_claim_due, retry_entries_mark_started
 from scheduler_project.dbclock import db_now
 from scheduler_project.enqueue import executions_enqueue_start
 from schedules.models import Execution, Mapping, Trigger
+from schedules.services.dispatch_switch import dispatch_is_paused
 from schedules.services.executions import SnapshotEntry, execution_build
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,10 @@ def retry_runs_start_due(*, limit: int = 200) -> list[UUID]:
     """Start a single-business run for each due retry entry; returns the executions' ids.
 
     The entries are claimed with SKIP LOCKED, so several processors never start the same
-    retry twice.
+    retry twice. While the kill switch is on, due entries wait.
     """
+    if dispatch_is_paused():
+        return []
     due = retry_entries_claim_due(limit=limit)
     if not due:
         return []

@@ -104,9 +104,10 @@ def repair(results: Sequence[CheckResult], scope: Scope | None = None) -> dict[s
         done["businesses synced"] = len(businesses)
         done["mappings created/moved/removed"] = sync.created + sync.moved + sync.removed
 
-    # Housekeeping while repairing: empty batches (the sync above may have emptied some) are
-    # retired; left active they would only be advanced by the tick, never run.
-    empty = [f.ids["batch"] for f in check_empty_batches(scope)]
+    # The batches the sync above has just emptied are retired: it moved their businesses to
+    # where they belong. (Empty batches the product's flows leave are normal: the tick
+    # advances them without running them.)
+    empty = [f.ids["batch"] for f in check_empty_batches(scope)] if business_ids else []
     if empty:
         _lock_groups_of(empty)
         done["empty batches retired"] = (

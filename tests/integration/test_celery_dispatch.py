@@ -8,6 +8,9 @@ import json
 import pytest
 
 from businesses.services import team_upsert
+from monitoring.health import health_report
+from scheduler_project import task_names
+from scheduler_project.celery import app
 from scheduler_project.dbclock import db_now
 from schedules.models import Batch, Execution, Heartbeat
 from schedules.services.assignment import schedule_groups_init
@@ -84,3 +87,23 @@ def test_a_plain_worker_with_no_queue_option_runs_a_manual_trigger(
         raise
     assert start.json["placeIds"] == [business.platform_key]
     assert start.webhooks[0]["idempotencyKey"] == str(execution.id)
+
+
+def test_a_worker_on_the_start_queue_only_leaves_dispatch_critical_in_health(
+    fake: FakeApify, celery_stack: CeleryStack
+) -> None:
+    """A deployment that forgot the dispatch worker: health names the queue."""
+    celery_stack.start_worker(queues="start")
+    wait_for(lambda: Heartbeat.objects.filter(kind="worker").exists())
+    (heartbeat,) = Heartbeat.objects.filter(kind="worker")
+    assert heartbeat.details["queues"] == ["start"]
+    app.send_task(task_names.DISPATCH)
+    app.send_task(task_names.START, args=([],))  # consumed: not a finding
+
+    def queues_check():
+        return next(c for c in health_report()[1] if c.name == "queues")
+
+    wait_for(lambda: queues_check().status == "critical", timeout=30)
+    reason = queues_check().reason
+    assert reason.startswith("No worker consumes dispatch (1 waiting"), reason
+    assert "start" not in reason.split(":")[0]

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -150,6 +151,8 @@ def test_calm_inputs_are_healthy_with_every_check_listed() -> None:
         "dispatcher_heartbeat",
         "stuck_executions",
         "webhook_failures",
+        "dispatch_switch",
+        "queues",
     ]
 
 
@@ -235,7 +238,9 @@ def test_inputs_read_from_the_database() -> None:
 
 @pytest.mark.django_db
 def test_inputs_on_an_empty_database() -> None:
-    assert health_inputs() == HealthInputs(None, 0, 0, None, 0, 0)
+    inputs = health_inputs()
+    assert set(inputs.queues) == set(settings.ALL_QUEUES.split(","))  # read from the broker
+    assert replace(inputs, queues={}) == HealthInputs(None, 0, 0, None, 0, 0)
 
 
 # ---------------------------------------------------------------- the endpoint

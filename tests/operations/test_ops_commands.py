@@ -25,6 +25,8 @@ CHECKS = [
     "dispatcher_heartbeat",
     "stuck_executions",
     "webhook_failures",
+    "dispatch_switch",
+    "queues",
 ]
 
 

@@ -142,3 +142,15 @@ def test_cleanup_deletes_only_old_closed_entries(alice: Team) -> None:
     RetryEntry.objects.filter(id=old.id).update(updated_at=db_now() - timedelta(days=30))
     assert retry_entries_cleanup() == 1
     assert list(RetryEntry.objects.values_list("state", flat=True)) == ["pending"]
+
+
+def test_a_forced_retry_of_both_scrape_types_runs_each_on_its_own_batch(alice: Team) -> None:
+    """The retry execution of each scrape type belongs to the batch serving that type: the
+    overview batch's history no longer shows the reviews retry."""
+    (business,) = register_google(alice, 1)
+    batches = dict(business.mappings.values_list("scrape_type", "batch_id"))
+    assert len(set(batches.values())) == 2
+    retry_force(business=business, actor="op")
+    started = retry_runs_start_due()
+    runs = dict(Execution.objects.filter(id__in=started).values_list("scrape_type", "batch_id"))
+    assert runs == batches

@@ -7,9 +7,13 @@ from datetime import timedelta
 from access.models import AuditEvent
 from businesses.models import ReviewItem, Team
 from scheduler_project.dbclock import db_now
-from schedules.models import Execution
+from schedules.models import Batch, Execution
 from schedules.services.executions import execution_cancel
-from schedules.services.reconcile import executions_abort_cancelled, executions_reconcile
+from schedules.services.reconcile import (
+    batches_repair_next_runs,
+    executions_abort_cancelled,
+    executions_reconcile,
+)
 from schedules.states import ExecutionState
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
@@ -80,3 +84,15 @@ def test_an_operator_cancel_aborts_the_apify_run(fake_apify: FakeApify, alice: T
     execution.refresh_from_db()
     assert not execution.run_abort_pending
     assert executions_abort_cancelled() == 0
+
+
+def test_a_next_run_set_far_ahead_is_brought_back_to_the_batchs_grid(alice: Team) -> None:
+    """An edit that put a batch's next run 30 days out would stop it silently; the reconcile
+    tick notices and moves it to its next slot, inside one interval."""
+    (business,) = register_google(alice, 1, scrape_types=["reviews"])
+    batch = business.mappings.get().batch
+    Batch.objects.filter(id=batch.id).update(next_run_at=db_now() + timedelta(days=30))
+    assert batches_repair_next_runs() == 1
+    batch.refresh_from_db()
+    assert batch.next_run_at <= db_now() + timedelta(minutes=batch.group.interval_minutes)
+    assert batches_repair_next_runs() == 0
