@@ -32,6 +32,19 @@ _seq = itertools.count(1)
 # ---------------------------------------------------------------- factories (shared with metrics)
 
 
+# Every check, in the order health lists them (the API, the command, the dashboard).
+CHECK_NAMES = [
+    "batch_utilisation",
+    "pending_retries",
+    "dead_retries",
+    "dispatcher_heartbeat",
+    "stuck_executions",
+    "webhook_failures",
+    "dispatch_switch",
+    "queues",
+]
+
+
 def make_batches(
     count: int, *, business_count: int = 10, capacity: int = 100, **fields: object
 ) -> list[Batch]:
@@ -144,16 +157,7 @@ def test_each_threshold_and_boundary(field: str, value: object, check: str, expe
 def test_calm_inputs_are_healthy_with_every_check_listed() -> None:
     status, checks = health_status(CALM)
     assert status == HEALTHY
-    assert [c.name for c in checks] == [
-        "batch_utilisation",
-        "pending_retries",
-        "dead_retries",
-        "dispatcher_heartbeat",
-        "stuck_executions",
-        "webhook_failures",
-        "dispatch_switch",
-        "queues",
-    ]
+    assert [c.name for c in checks] == CHECK_NAMES
 
 
 @pytest.mark.parametrize(
