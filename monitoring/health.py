@@ -16,7 +16,8 @@ from django.db.models.functions import Now
 from monitoring.queues import queue_states
 from retry.models import RetryEntry, RetryState
 from scheduler_project import conf
-from schedules.models import Batch, DispatchSwitch, Execution, Heartbeat
+from schedules.models import Batch, Execution, Heartbeat
+from schedules.services.dispatch_switch import dispatch_switch_get
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
 
@@ -265,8 +266,8 @@ def _queue_inputs(t: HealthThresholds) -> dict:
 
 
 def _dispatch_paused() -> str | None:
-    switch = DispatchSwitch.objects.filter(id=1, paused=True).first()
-    if switch is None:
+    switch = dispatch_switch_get()
+    if not switch.paused:
         return None
     return f"by {switch.changed_by} since {switch.changed_at:%Y-%m-%d %H:%M} UTC ({switch.reason})."
 

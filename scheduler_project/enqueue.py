@@ -19,9 +19,6 @@ from scheduler_project.celery import app
 
 logger = logging.getLogger(__name__)
 
-START_TASK = task_names.START
-CALLBACK_TASK = task_names.INGEST_CALLBACK
-
 
 def _publish_starts(execution_ids: Sequence[UUID | str]) -> int:
     size = max(1, conf.get().start_message_size)
@@ -30,7 +27,9 @@ def _publish_starts(execution_ids: Sequence[UUID | str]) -> int:
     try:
         with app.producer_or_acquire() as producer:
             for start in range(0, len(ids), size):
-                app.send_task(START_TASK, args=(ids[start : start + size],), producer=producer)
+                app.send_task(
+                    task_names.START, args=(ids[start : start + size],), producer=producer
+                )
                 messages += 1
     except Exception:
         # Nothing is lost: the executions stay pending and lease recovery re-enqueues them.
@@ -55,10 +54,12 @@ def callback_enqueue_processing(event_id: int) -> None:
     robust: with the broker down the callback is still accepted (it is stored); the
     reconcile tick enqueues it again once the broker is back.
     """
-    transaction.on_commit(lambda: app.send_task(CALLBACK_TASK, args=(event_id,)), robust=True)
+    transaction.on_commit(
+        lambda: app.send_task(task_names.INGEST_CALLBACK, args=(event_id,)), robust=True
+    )
 
 
 def callbacks_enqueue_processing_now(event_ids: Sequence[int]) -> None:
     """Publish processing of callbacks found stale (no transaction to wait for)."""
     for event_id in event_ids:
-        app.send_task(CALLBACK_TASK, args=(event_id,))
+        app.send_task(task_names.INGEST_CALLBACK, args=(event_id,))
