@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import redis
 from celery import current_app
+from kombu import pools
 
 from scheduler_project.dbclock import db_now
 from schedules.models import Execution
@@ -98,6 +99,15 @@ def test_a_failed_ingest_is_tried_again_only_while_its_execution_is_still_runnin
     assert queued_event_ids() == [cut_off.id]
 
 
+def _fresh_connections(app) -> None:
+    """Drop the app's connection and producer pools, so the next publish connects to the
+    broker URL now configured (a closed producer pool left behind fails later tests)."""
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()  # kombu's shared producer pools, keyed by connection
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_callback_arriving_while_the_broker_is_down_is_accepted_and_kept(settings) -> None:
     """Answering 5xx would only make Apify retry into a duplicate that enqueues nothing."""
@@ -105,13 +115,11 @@ def test_a_callback_arriving_while_the_broker_is_down_is_accepted_and_kept(setti
     app = current_app._get_current_object()
     real_url = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    app.pool.force_close_all()
-    app._pool = None
+    _fresh_connections(app)
     try:
         response = post(payload("RUNbrokerdown0001"))
     finally:
         app.conf.broker_url = real_url
-        app.pool.force_close_all()
-        app._pool = None
+        _fresh_connections(app)
     assert response.status_code == 202
     assert WebhookEvent.objects.get().status == WebhookStatus.RECEIVED
