@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from access.admin_mixins import ReadOnlyAdmin, admin_actor
 from access.services import audit_event_record
-from businesses.models import Business, CustomInterval, ReviewItem, Team
+from businesses.models import Business, CustomInterval, ReviewItem, ScrapeOutcome, Team
 from businesses.services import (
     business_delete,
     business_update,
@@ -153,4 +153,14 @@ class ReviewItemAdmin(ReadOnlyAdmin):
     list_display = ("id", "business", "platform_item_id", "published_at", "scraped_at")
     list_filter = ("business__platform",)
     search_fields = ("platform_item_id", "business__name", "business__team__team_id")
+    list_select_related = ("business",)
+
+
+@admin.register(ScrapeOutcome)
+class ScrapeOutcomeAdmin(ReadOnlyAdmin):
+    """The last scrape per (business, scrape type): written by ingest only."""
+
+    list_display = ("business", "scrape_type", "last_status", "last_scraped_at", "last_error")
+    list_filter = ("last_status", "scrape_type", "business__platform")
+    search_fields = ("=business__id", "business__team__team_id", "business__name", "last_error")
     list_select_related = ("business",)

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from businesses.platforms import PLATFORM_CHOICES
+from businesses.platforms import PLATFORM_CHOICES, ScrapeType
 
 MIN_INTERVAL_MINUTES = 15
 MAX_INTERVAL_MINUTES = 30 * 24 * 60
@@ -75,6 +75,32 @@ class Business(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id} ({self.team_id})"
+
+
+class ScrapeOutcome(models.Model):
+    """The last scrape of one business for one scrape type: operators read "last status" per
+    scrape type (a failed reviews run says nothing about the overview). The business's own
+    `last_status` stays the worst of these, for clients that read one figure."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="scrape_outcomes")
+    scrape_type = models.CharField(max_length=20, choices=ScrapeType.choices)
+    last_scraped_at = models.DateTimeField()
+    last_status = models.CharField(max_length=20, choices=ScrapeStatus.choices)
+    last_error = models.TextField(blank=True)
+    last_execution_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "scrape_type"], name="scrape_outcome_one_per_type"
+            ),
+            models.CheckConstraint(
+                condition=Q(last_status__in=ScrapeStatus.values), name="scrape_outcome_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_id}/{self.scrape_type}: {self.last_status}"
 
 
 class CustomInterval(models.Model):

@@ -160,6 +160,16 @@ class ApifyMetricsSerializer(serializers.Serializer):
         ref_name = "MetricsApify"
 
 
+class RepairMetricsSerializer(serializers.Serializer):
+    next_run_at_total = serializers.IntegerField(
+        help_text="Batches whose out-of-range next_run_at the reconcile tick moved back."
+    )
+    next_run_at_last_24h = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "MetricsRepairs"
+
+
 class MetricsOutputSerializer(serializers.Serializer):
     executions = ExecutionMetricsSerializer()
     retry_queue = serializers.DictField(
@@ -172,6 +182,7 @@ class MetricsOutputSerializer(serializers.Serializer):
     dispatch_lag_seconds = serializers.FloatField(
         help_text="now - next_run_at of the oldest due active batch; 0 when none is due."
     )
+    repairs = RepairMetricsSerializer()
     generated_at = serializers.DateTimeField()
 
     class Meta:

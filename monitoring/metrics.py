@@ -26,12 +26,14 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Cast, Now, NullIf, TruncDay
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from access.models import AuditEvent
 from businesses.platforms import PLATFORMS
 from retry.models import RetryEntry, RetryState
 from schedules.models import Batch, BatchStatus, Execution, Trigger
+from schedules.services.reconcile import NEXT_RUN_REPAIR
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
 
@@ -153,6 +155,15 @@ def _apify() -> dict[str, Any]:
     return {"cost_today_usd": float(round(cost, 6)), "errors": totals["errors"]}
 
 
+def _repairs() -> dict[str, int]:
+    """Batches whose far-future `next_run_at` the reconcile tick moved back to their grid
+    (audit events, so the figure survives restarts and is the same from every process)."""
+    return AuditEvent.objects.filter(action=NEXT_RUN_REPAIR).aggregate(
+        next_run_at_total=Count("id"),
+        next_run_at_last_24h=Count("id", filter=Q(created_at__gte=Now() - timedelta(hours=24))),
+    )
+
+
 def _dispatch_lag_seconds() -> float:
     """How late the oldest due active batch is (0 when none is due)."""
     lag = (
@@ -166,7 +177,7 @@ def _dispatch_lag_seconds() -> float:
 
 
 def metrics_snapshot() -> Snapshot:
-    """Every metric, from six aggregate queries whatever the number of rows."""
+    """Every metric, from seven aggregate queries whatever the number of rows."""
     batches_by_status, utilisation = _batches()
     return {
         "executions": _executions(),
@@ -176,6 +187,7 @@ def metrics_snapshot() -> Snapshot:
         "webhook_events": _webhook_events(),
         "apify": _apify(),
         "dispatch_lag_seconds": _dispatch_lag_seconds(),
+        "repairs": _repairs(),
     }
 
 
@@ -186,7 +198,7 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
 class SchedulerCollector(Collector):
     """Reads `metrics_snapshot()` at every scrape."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         snap = metrics_snapshot()
         executions = _gauge(
             "executions", "Executions by state and trigger (all time).", ["state", "trigger"]
@@ -255,6 +267,12 @@ class SchedulerCollector(Collector):
             "scheduler_apify_cost_today_usd",
             "Apify usage (USD) of the executions finished today (UTC).",
             value=snap["apify"]["cost_today_usd"],
+        )
+
+        yield CounterMetricFamily(
+            "scheduler_next_run_repairs",
+            "Batches whose out-of-range next_run_at the reconcile tick moved back to their grid.",
+            value=snap["repairs"]["next_run_at_total"],
         )
 
     def describe(self) -> list:

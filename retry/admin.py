@@ -17,6 +17,7 @@ class RetryEntryAdmin(ReadOnlyAdmin):
         "id",
         "business",
         "scrape_type",
+        "batch",
         "state",
         "attempts",
         "next_attempt_at",
@@ -24,7 +25,7 @@ class RetryEntryAdmin(ReadOnlyAdmin):
     )
     list_filter = ("state", "scrape_type", "business__platform")
     search_fields = ("=business__id", "business__team__team_id", "last_error")
-    list_select_related = ("business",)
+    list_select_related = ("business", "batch")
     actions = ("retry_now",)
 
     @admin.action(description="Retry the selected businesses now")

@@ -28,6 +28,12 @@ class RetryEntryOutputSerializer(serializers.ModelSerializer):
     team_id = serializers.CharField(source="business.team_id")
     platform = serializers.CharField(source="business.platform")
     last_execution_id = serializers.UUIDField(allow_null=True)
+    schedule_id = serializers.IntegerField(
+        source="batch_id",
+        allow_null=True,
+        help_text="The batch serving this business for this scrape type: its history shows "
+        "the retry runs. Null until the first retry run of a forced entry starts.",
+    )
     # Plain strings: `state` and `scrape_type` enums are named by the executions' fields.
     scrape_type = serializers.CharField(help_text="`reviews` or `overview`.")
     state = serializers.CharField(help_text="`pending`, `running`, `succeeded` or `dead`.")
@@ -45,6 +51,7 @@ class RetryEntryOutputSerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "last_error",
             "last_execution_id",
+            "schedule_id",
             "created_at",
             "updated_at",
         ]

@@ -28,6 +28,10 @@ class RetryEntry(models.Model):
     last_execution = models.ForeignKey(
         "schedules.Execution", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The batch serving this (business, scrape type): the entry's runs show in its history.
+    batch = models.ForeignKey(
+        "schedules.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

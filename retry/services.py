@@ -75,12 +75,14 @@ def retry_entries_record(
                     scrape_type=scrape_type,
                     last_error=error,
                     last_execution=execution,
+                    batch_id=execution.batch_id,
                     state=RetryState.PENDING if delay is not None else RetryState.DEAD,
                     next_attempt_at=now + delay if delay is not None else None,
                 )
             )
             continue
         entry.last_error, entry.updated_at = error, now
+        entry.batch_id = execution.batch_id or entry.batch_id
         if entry.last_execution_id == execution.id and entry.state == RetryState.RUNNING:
             delay = _delay(entry.attempts)
             entry.state = RetryState.PENDING if delay is not None else RetryState.DEAD
@@ -91,7 +93,7 @@ def retry_entries_record(
     )
     RetryEntry.objects.bulk_create([e for e in new if e.business_id in existing])
     RetryEntry.objects.bulk_update(
-        changed, ["last_error", "updated_at", "state", "next_attempt_at"]
+        changed, ["last_error", "updated_at", "state", "next_attempt_at", "batch"]
     )
 
 
@@ -125,10 +127,19 @@ def retry_entries_mark_started(
                 entry.attempts + 1,
                 execution,
             )
+            entry.batch_id = execution.batch_id or entry.batch_id
         entry.updated_at = now
     RetryEntry.objects.bulk_update(
         entries,
-        ["state", "attempts", "last_execution", "last_error", "next_attempt_at", "updated_at"],
+        [
+            "state",
+            "attempts",
+            "last_execution",
+            "batch",
+            "last_error",
+            "next_attempt_at",
+            "updated_at",
+        ],
     )
 
 

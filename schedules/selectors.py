@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 
-from businesses.models import Business, Team
+from businesses.models import Business, ScrapeOutcome, Team
 from businesses.selectors import team_effective_intervals, team_get
 from schedules.models import Batch, BatchStatus, Execution, Mapping, ScheduleGroup
 from schedules.policies import first_slot_at_or_after, upcoming_slots
@@ -80,8 +80,22 @@ def batch_execution_counts(*, batch: Batch) -> dict[str, int]:
 
 
 def batch_mappings(*, batch: Batch) -> QuerySet[Mapping]:
-    """The businesses of a batch (one mapping each), with the business row joined."""
-    return Mapping.objects.filter(batch=batch).select_related("business").order_by("id")
+    """The businesses of a batch (one mapping each), with the business row joined and the
+    last scrape of THIS scrape type annotated (`type_status`, `type_scraped_at`,
+    `type_error`)."""
+    outcome = ScrapeOutcome.objects.filter(
+        business_id=OuterRef("business_id"), scrape_type=OuterRef("scrape_type")
+    )
+    return (
+        Mapping.objects.filter(batch=batch)
+        .select_related("business")
+        .annotate(
+            type_status=Subquery(outcome.values("last_status")[:1]),
+            type_scraped_at=Subquery(outcome.values("last_scraped_at")[:1]),
+            type_error=Subquery(outcome.values("last_error")[:1]),
+        )
+        .order_by("id")
+    )
 
 
 def execution_list(*, filters: dict | None = None) -> QuerySet[Execution]:
@@ -110,10 +124,17 @@ def execution_outcomes(*, execution: Execution) -> list[dict]:
     keeps its snapshot ids with empty details."""
     snapshot = execution.business_snapshot or []
     ids = [row["business_id"] for row in snapshot]
+    outcome = ScrapeOutcome.objects.filter(
+        business_id=OuterRef("pk"), scrape_type=execution.scrape_type
+    )
     found = {
         b.id: b
         for b in Business.objects.filter(id__in=ids)
-        .annotate(reviews_stored=Count("reviews", filter=Q(reviews__execution=execution)))
+        .annotate(
+            reviews_stored=Count("reviews", filter=Q(reviews__execution=execution)),
+            type_status=Subquery(outcome.values("last_status")[:1]),
+            type_error=Subquery(outcome.values("last_error")[:1]),
+        )
         .only("id", "team_id", "name", "last_status", "last_error")
     }
     outcomes = []
@@ -128,6 +149,8 @@ def execution_outcomes(*, execution: Execution) -> list[dict]:
                 "name": business.name if business else None,
                 "last_status": business.last_status if business else None,
                 "last_error": business.last_error if business else "",
+                "scrape_type_status": business.type_status if business else None,
+                "scrape_type_error": (business.type_error or "") if business else "",
                 "reviews_stored": business.reviews_stored if business else 0,
             }
         )
@@ -188,12 +211,14 @@ def group_utilisation() -> list[dict]:
 
 
 def businesses_with_assignments(businesses: Iterable[Business]) -> list[Business]:
-    """Attach `assignments` (scrape type, batch, interval) to each business with ONE query
-    of plain values: building model instances for a page of mappings cost more than the
-    rest of the request (bench/api_load.py)."""
+    """Attach `assignments` (scrape type, batch, interval) and `outcomes` (last scrape per
+    scrape type) to each business with one query of plain values each: building model
+    instances for a page of mappings cost more than the rest of the request
+    (bench/api_load.py)."""
     businesses = list(businesses)
+    ids = [b.id for b in businesses]
     rows = (
-        Mapping.objects.filter(business_id__in=[b.id for b in businesses])
+        Mapping.objects.filter(business_id__in=ids)
         .order_by("scrape_type")
         .values_list("business_id", "scrape_type", "batch_id", "batch__group__interval_minutes")
     )
@@ -202,6 +227,24 @@ def businesses_with_assignments(businesses: Iterable[Business]) -> list[Business
         by_business[business_id].append(
             {"scrape_type": scrape_type, "schedule_id": batch_id, "interval_minutes": interval}
         )
+    outcomes: dict[int, dict[str, dict]] = defaultdict(dict)
+    for row in ScrapeOutcome.objects.filter(business_id__in=ids).values(
+        "business_id", "scrape_type", "last_status", "last_scraped_at", "last_error"
+    ):
+        outcomes[row.pop("business_id")][row["scrape_type"]] = row
     for business in businesses:
         business.assignments = by_business.get(business.id, [])
+        business.outcomes = [
+            outcomes[business.id].get(scrape_type, _never_scraped(scrape_type))
+            for scrape_type in sorted({*business.scrape_types, *outcomes[business.id]})
+        ]
     return businesses
+
+
+def _never_scraped(scrape_type: str) -> dict:
+    return {
+        "scrape_type": scrape_type,
+        "last_status": None,
+        "last_scraped_at": None,
+        "last_error": "",
+    }

@@ -47,8 +47,22 @@ class AssignmentSerializer(serializers.Serializer):
     interval_minutes = serializers.IntegerField()
 
 
+class ScrapeOutcomeSerializer(serializers.Serializer):
+    scrape_type = serializers.CharField()
+    last_status = serializers.CharField(
+        allow_null=True, help_text="`succeeded` or `failed`; null before this type's first scrape."
+    )
+    last_scraped_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+
+
 class BusinessOutputSerializer(serializers.ModelSerializer):
     assignments = serializers.SerializerMethodField()
+    outcomes = serializers.SerializerMethodField()
+    last_status = serializers.CharField(
+        allow_null=True,
+        help_text="The worst of `outcomes`: `failed` if any scrape type's last scrape failed.",
+    )
 
     class Meta:
         model = Business
@@ -64,12 +78,17 @@ class BusinessOutputSerializer(serializers.ModelSerializer):
             "last_scraped_at",
             "last_status",
             "last_error",
+            "outcomes",
             "created_at",
         ]
 
     @extend_schema_field(AssignmentSerializer(many=True))
     def get_assignments(self, business: Business) -> list[dict]:
         return business.assignments  # attached by businesses_with_assignments
+
+    @extend_schema_field(ScrapeOutcomeSerializer(many=True))
+    def get_outcomes(self, business: Business) -> list[dict]:
+        return ScrapeOutcomeSerializer(business.outcomes, many=True).data
 
 
 class TeamOutputSerializer(serializers.ModelSerializer):

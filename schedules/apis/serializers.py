@@ -56,6 +56,12 @@ class ExecutionOutcomeSerializer(serializers.Serializer):
         allow_null=True, help_text="`succeeded` or `failed`; null before its first scrape."
     )
     last_error = serializers.CharField(allow_blank=True)
+    scrape_type_status = serializers.CharField(
+        allow_null=True,
+        help_text="The last outcome of THIS execution's scrape type for the business "
+        "(`last_status` is the worst of its types).",
+    )
+    scrape_type_error = serializers.CharField(allow_blank=True)
     reviews_stored = serializers.IntegerField(help_text="Review items stored by THIS execution.")
 
 
@@ -140,8 +146,19 @@ class ScheduleBusinessOutputSerializer(serializers.ModelSerializer):
     active = serializers.BooleanField(source="business.active")
     scrape_type = serializers.CharField(help_text=SCRAPE_TYPE_HELP)
     last_scraped_at = serializers.DateTimeField(source="business.last_scraped_at")
-    last_status = serializers.CharField(source="business.last_status", allow_null=True)
+    last_status = serializers.CharField(
+        source="business.last_status",
+        allow_null=True,
+        help_text="The business's worst status over its scrape types.",
+    )
     last_error = serializers.CharField(source="business.last_error")
+    scrape_type_status = serializers.CharField(
+        source="type_status",
+        allow_null=True,
+        help_text="The last outcome of THIS batch's scrape type; null before its first scrape.",
+    )
+    scrape_type_scraped_at = serializers.DateTimeField(source="type_scraped_at", allow_null=True)
+    scrape_type_error = serializers.CharField(source="type_error", allow_null=True)
     mapped_at = serializers.DateTimeField(source="created_at")
 
     class Meta:
@@ -158,6 +175,9 @@ class ScheduleBusinessOutputSerializer(serializers.ModelSerializer):
             "last_scraped_at",
             "last_status",
             "last_error",
+            "scrape_type_status",
+            "scrape_type_scraped_at",
+            "scrape_type_error",
             "mapped_at",
         ]
 

@@ -11,15 +11,16 @@ execution row lock and its `running` state decide who writes).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 from django.db import connection, transaction
+from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
-from businesses.models import Business, ReviewItem, ScrapeStatus
+from businesses.models import Business, ReviewItem, ScrapeOutcome, ScrapeStatus
 from businesses.platforms import Platform, ScrapeType, get_platform
 from retry.services import retry_entries_record
 from scheduler_project.dbclock import db_now
@@ -146,7 +147,7 @@ def _record(
     _store_unmatched(execution, attribution)
     failed = {b: e for b, e in failed.items() if b in alive}
     succeeded = [b for b in snapshot_ids if b in alive and b not in failed]
-    _record_business_outcomes(now, succeeded, failed)
+    _record_business_outcomes(now, execution, succeeded, failed)
 
     state = ExecutionState.FAILED if run_error else ExecutionState.SUCCEEDED
     started = execution.started_at or execution.created_at
@@ -180,17 +181,44 @@ def _record(
     )
 
 
-def _record_business_outcomes(now: datetime, succeeded: list[int], failed: dict[int, str]) -> None:
-    Business.objects.filter(id__in=succeeded).update(
-        last_scraped_at=now, last_status=ScrapeStatus.SUCCEEDED, last_error="", updated_at=now
+def _record_business_outcomes(
+    now: datetime, execution: Execution, succeeded: list[int], failed: dict[int, str]
+) -> None:
+    """One outcome row per (business, this scrape type); then the business's own status
+    becomes the worst of its types (failed if any type's last scrape failed), its error the
+    failing type's. A deleted business's rows are gone with it (the caller filtered them)."""
+    rows = [(b, ScrapeStatus.SUCCEEDED, "") for b in succeeded]
+    rows += [(b, ScrapeStatus.FAILED, error) for b, error in failed.items()]
+    if not rows:
+        return
+    ScrapeOutcome.objects.bulk_create(
+        [
+            ScrapeOutcome(
+                business_id=business_id,
+                scrape_type=execution.scrape_type,
+                last_scraped_at=now,
+                last_status=status,
+                last_error=error,
+                last_execution_id=execution.id,
+            )
+            for business_id, status, error in sorted(rows)
+        ],
+        update_conflicts=True,
+        unique_fields=["business", "scrape_type"],
+        update_fields=["last_scraped_at", "last_status", "last_error", "last_execution_id"],
     )
-    by_error: dict[str, list[int]] = defaultdict(list)
-    for business_id, error in failed.items():
-        by_error[error].append(business_id)
-    for error, ids in by_error.items():
-        Business.objects.filter(id__in=ids).update(
-            last_scraped_at=now, last_status=ScrapeStatus.FAILED, last_error=error, updated_at=now
-        )
+    failing = ScrapeOutcome.objects.filter(
+        business_id=OuterRef("pk"), last_status=ScrapeStatus.FAILED
+    ).order_by("-last_scraped_at")
+    Business.objects.filter(id__in=[row[0] for row in rows]).update(
+        last_scraped_at=now,
+        last_status=Case(
+            When(Exists(failing), then=Value(ScrapeStatus.FAILED)),
+            default=Value(ScrapeStatus.SUCCEEDED),
+        ),
+        last_error=Coalesce(Subquery(failing.values("last_error")[:1]), Value("")),
+        updated_at=now,
+    )
 
 
 def _store_items(

@@ -9,11 +9,12 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Q
 
+from access.services import audit_event_record
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from scheduler_project.enqueue import callbacks_enqueue_processing_now
 from schedules import apify
-from schedules.models import Execution
+from schedules.models import Batch, Execution
 from schedules.services.ingest import execution_ingest
 from schedules.states import ExecutionState
 from schedules.validation import CheckResult, Scope, repair
@@ -97,18 +98,36 @@ def executions_abort_cancelled(*, limit: int = 100) -> int:
     return aborted
 
 
+NEXT_RUN_REPAIR = "batch.next_run_repair"
+
+
 def batches_repair_next_runs() -> int:
     """A `next_run_at` set far ahead (a bad edit, a clock jump) silently stops a batch; the
     reconcile tick finds them with validate's `next_run_at` check and moves each to the next
-    slot of its grid, as `validate_global_schedules --fix` does. Returns how many."""
+    slot of its grid, as `validate_global_schedules --fix` does. Each move is an audit event
+    (what it was, where it went), which the metrics count. Returns how many."""
     if connection.vendor != "postgresql":
         return 0  # the check's SQL is PostgreSQL's, like the rest of validation
-    findings = check_next_run(Scope())
-    if findings:
+    with transaction.atomic():
+        findings = check_next_run(Scope())
+        if not findings:
+            return 0
         repair([CheckResult("next_run_at", "next_run_at set and sane", findings)], Scope())
-        logger.warning(
-            "moved %d batches whose next run was out of range back to their grid",
-            len(findings),
-            extra={"action": "reconcile"},
-        )
+        for finding, batch in zip(
+            findings,
+            Batch.objects.filter(id__in=[f.ids["batch"] for f in findings]).order_by("id"),
+            strict=True,
+        ):
+            audit_event_record(
+                actor="system:reconcile",
+                action=NEXT_RUN_REPAIR,
+                obj=batch,
+                before={"problem": finding.message},
+                after={"next_run_at": batch.next_run_at.isoformat()},
+            )
+    logger.warning(
+        "moved %d batches whose next run was out of range back to their grid",
+        len(findings),
+        extra={"action": "reconcile"},
+    )
     return len(findings)

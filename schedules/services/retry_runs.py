@@ -53,7 +53,7 @@ def retry_runs_start_due(*, limit: int = 200) -> list[UUID]:
             trigger=Trigger.RETRY,
             now=now,
             # The batch serving this business for this scrape type: its history shows it.
-            batch_id=batches.get((business.id, entry.scrape_type)),
+            batch_id=batches.get((business.id, entry.scrape_type), entry.batch_id),
             platform=business.platform,
             scrape_type=entry.scrape_type,
             snapshot=[

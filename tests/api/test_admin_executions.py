@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from access.models import AuditEvent
-from businesses.models import Business, ReviewItem, Team
+from businesses.models import Business, ReviewItem, ScrapeOutcome, Team
 from businesses.services import BusinessRow, businesses_bulk_register
 from retry.models import RetryEntry
 from schedules.models import Batch, Execution
@@ -123,6 +124,20 @@ def test_detail_shows_each_snapshot_business_outcome(
     (gone,) = register_google(bob)
     Business.objects.filter(id=ok.id).update(last_status="succeeded")
     Business.objects.filter(id=failed.id).update(last_status="failed", last_error="error item")
+    # `failed` failed its overview; this execution's type (reviews) last succeeded.
+    ScrapeOutcome.objects.create(
+        business=failed,
+        scrape_type="overview",
+        last_scraped_at=timezone.now(),
+        last_status="failed",
+        last_error="error item",
+    )
+    ScrapeOutcome.objects.create(
+        business=failed,
+        scrape_type="reviews",
+        last_scraped_at=timezone.now(),
+        last_status="succeeded",
+    )
     execution = make_execution(
         batch_of(ok), business_snapshot=_snapshot([ok, failed, gone]), business_count=3
     )
@@ -144,12 +159,16 @@ def test_detail_shows_each_snapshot_business_outcome(
         "name": ok.name,
         "last_status": "succeeded",
         "last_error": "",
+        "scrape_type_status": None,
+        "scrape_type_error": "",
         "reviews_stored": 3,
     }
     assert (outcomes[failed.id]["last_status"], outcomes[failed.id]["last_error"]) == (
         "failed",
         "error item",
     )
+    this_type = outcomes[failed.id]
+    assert (this_type["scrape_type_status"], this_type["scrape_type_error"]) == ("succeeded", "")
     assert outcomes[failed.id]["reviews_stored"] == 0
     assert (outcomes[gone_id]["exists"], outcomes[gone_id]["team_id"]) == (False, "bob")
 

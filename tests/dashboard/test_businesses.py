@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from access.models import AuditEvent
-from businesses.models import Business, ReviewItem
+from businesses.models import Business, ReviewItem, ScrapeOutcome
 from businesses.services import business_register, team_upsert
 from retry.models import RetryEntry
 from schedules.services.assignment import schedule_groups_init
@@ -138,3 +139,44 @@ def test_business_pages_cost_the_same_whatever_their_size(staff_client, alice) -
     assert _queries(staff_client, "/dashboard/businesses/") == small_list
     assert _queries(staff_client, "/dashboard/businesses/?team=alice&page=3") == small_list
     assert _queries(staff_client, f"/dashboard/businesses/{target.id}/") == small_detail
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_status_is_read_per_scrape_type(page: Page, operator) -> None:
+    """A failed reviews scrape and a good overview: the business page lists both, each batch
+    shows its own type's status, and the retry queue links the entry to its batch."""
+    schedule_groups_init()
+    alice = team_upsert(team_id="alice", tier="professional")[0]
+    (cafe,) = register_google(alice, 1, name="Café Azur")
+    batches = dict(cafe.mappings.values_list("scrape_type", "batch_id"))
+    now = timezone.now()
+    ScrapeOutcome.objects.create(
+        business=cafe,
+        scrape_type="reviews",
+        last_scraped_at=now,
+        last_status="failed",
+        last_error="Apify run FAILED",
+    )
+    ScrapeOutcome.objects.create(
+        business=cafe, scrape_type="overview", last_scraped_at=now, last_status="succeeded"
+    )
+    Business.objects.filter(id=cafe.id).update(last_status="failed")
+    RetryEntry.objects.create(
+        business=cafe, scrape_type="reviews", batch_id=batches["reviews"], next_attempt_at=now
+    )
+    log_in(page)
+
+    page.goto(f"/dashboard/businesses/{cafe.id}/")
+    outcomes = page.get_by_test_id("outcomes")
+    expect(outcomes.locator("tr[data-scrape-type=reviews]")).to_contain_text("failed")
+    expect(outcomes.locator("tr[data-scrape-type=reviews]")).to_contain_text("Apify run FAILED")
+    expect(outcomes.locator("tr[data-scrape-type=overview]")).to_contain_text("succeeded")
+
+    for scrape_type, status in (("reviews", "failed"), ("overview", "succeeded")):
+        page.goto(f"/dashboard/schedules/{batches[scrape_type]}/")
+        expect(page.get_by_test_id("type-status")).to_have_text(status)
+
+    page.goto("/dashboard/retry-queue/")
+    row = page.get_by_test_id("retry-queue").locator("tbody tr")
+    row.get_by_role("link", name=f"#{batches['reviews']}").click()
+    expect(page.get_by_role("heading", name=f"Batch #{batches['reviews']}")).to_be_visible()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from businesses.services import team_upsert
+from scheduler_project import task_names
+from scheduler_project.celery import app
 from schedules.services.assignment import schedule_groups_init
 from schedules.services.dispatch import dispatch_tick
 from tests.conftest import register_google
@@ -34,3 +38,21 @@ def test_a_wrong_password_is_refused(page: Page, operator) -> None:
     log_in(page, password="wrong")
     expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
     assert page.url.endswith("/dashboard/login/")
+
+
+def test_work_no_worker_consumes_shows_on_the_overview_naming_the_queue(
+    page: Page, operator, settings
+) -> None:
+    """The `queues` check on the overview: a dispatch tick waits in the broker with no
+    worker on its queue for two ticks; the overview says so, naming `dispatch`."""
+    settings.DISPATCH_TICK_SECONDS = 1
+    schedule_groups_init()
+    app.send_task(task_names.DISPATCH)
+    time.sleep(2.2)
+
+    log_in(page)
+
+    expect(page.get_by_test_id("health-status")).to_have_text("critical")
+    queues = page.locator("ul.checks li", has_text="Queues")
+    expect(queues).to_have_class("status-critical")
+    expect(queues).to_contain_text("No worker consumes dispatch")

@@ -99,6 +99,7 @@ def test_metrics_json_on_an_empty_database(staff_client) -> None:
     assert body["dispatch_lag_seconds"] == 0
     assert body["apify"] == {"cost_today_usd": 0.0, "errors": 0}
     assert body["utilisation"]["max_percent"] is None
+    assert body["repairs"] == {"next_run_at_total": 0, "next_run_at_last_24h": 0}
 
 
 @pytest.mark.django_db
@@ -138,7 +139,11 @@ def test_prometheus_metrics(client, data: None) -> None:
         "scheduler_apify_errors",
         "scheduler_apify_cost_today_usd",
     } <= set(families)
-    assert all(f.type == "gauge" for f in families.values())
+    # Counts that only grow are counters; the rest are gauges read from the database.
+    assert families["scheduler_next_run_repairs"].type == "counter"
+    assert all(
+        f.type == "gauge" for name, f in families.items() if name != "scheduler_next_run_repairs"
+    )
     executions = families["scheduler_executions"]
     assert _value(executions, state="succeeded", trigger="manual") == 7
     assert _value(executions, state="failed", trigger="retry") == 2

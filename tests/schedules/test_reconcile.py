@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.test import Client
+
 from access.models import AuditEvent
 from businesses.models import ReviewItem, Team
 from scheduler_project.dbclock import db_now
@@ -86,13 +88,22 @@ def test_an_operator_cancel_aborts_the_apify_run(fake_apify: FakeApify, alice: T
     assert executions_abort_cancelled() == 0
 
 
-def test_a_next_run_set_far_ahead_is_brought_back_to_the_batchs_grid(alice: Team) -> None:
+def test_a_next_run_set_far_ahead_is_brought_back_to_the_batchs_grid(
+    alice: Team, client: Client
+) -> None:
     """An edit that put a batch's next run 30 days out would stop it silently; the reconcile
-    tick notices and moves it to its next slot, inside one interval."""
+    tick notices and moves it to its next slot, inside one interval, audited and counted in
+    the metrics."""
     (business,) = register_google(alice, 1, scrape_types=["reviews"])
     batch = business.mappings.get().batch
     Batch.objects.filter(id=batch.id).update(next_run_at=db_now() + timedelta(days=30))
+    assert "scheduler_next_run_repairs_total 0.0" in client.get("/metrics").text
     assert batches_repair_next_runs() == 1
     batch.refresh_from_db()
     assert batch.next_run_at <= db_now() + timedelta(minutes=batch.group.interval_minutes)
     assert batches_repair_next_runs() == 0
+
+    event = AuditEvent.objects.get(action="batch.next_run_repair")
+    assert (event.actor, event.object_id) == ("system:reconcile", str(batch.id))
+    assert "ahead" in event.before["problem"]
+    assert "scheduler_next_run_repairs_total 1.0" in client.get("/metrics").text
