@@ -4,14 +4,22 @@ registration stays with the API and the import, which validate identifiers."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import contextlib
+from datetime import datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from access.admin_mixins import ReadOnlyAdmin, admin_actor
 from access.services import audit_event_record
 from businesses.models import Business, CustomInterval, ReviewItem, ScrapeOutcome, Team
 from businesses.services import (
+    EXPIRY_IN_PAST,
     business_delete,
     business_update,
     custom_interval_remove,
@@ -84,7 +92,11 @@ class BusinessAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Business, form: object, change: bool) -> None:
         before = {k: form.initial.get(k) for k in ("name", "active")}
-        business_update(business=obj, name=obj.name, active=obj.active)
+        try:
+            business_update(business=obj, name=obj.name, active=obj.active)
+        except Business.DoesNotExist:
+            messages.error(request, f"Business {obj.pk} was deleted meanwhile: nothing changed.")
+            return
         audit_event_record(
             actor=admin_actor(request),
             action="business.update",
@@ -100,22 +112,37 @@ class BusinessAdmin(admin.ModelAdmin):
         deleted, counts, _, protected = super().get_deleted_objects(objs, request)
         return deleted, counts, set(), protected
 
+    @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: Business) -> None:
+        """Deleted through business_delete; one deleted by someone else meanwhile is gone
+        already (their delete is the one audited)."""
+        before = {"team": obj.team_id, "platform": obj.platform, "name": obj.name}
+        try:
+            business_delete(business=obj)
+        except Business.DoesNotExist:
+            return
         audit_event_record(
-            actor=admin_actor(request),
-            action="business.delete",
-            obj=obj,
-            before={"team": obj.team_id, "platform": obj.platform, "name": obj.name},
+            actor=admin_actor(request), action="business.delete", obj=obj, before=before
         )
-        business_delete(business=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for business in queryset.order_by("id"):
             self.delete_model(request, business)
 
 
+class CustomIntervalForm(forms.ModelForm):
+    """The service's rule on expiry, checked as a form error before the save."""
+
+    def clean_expires_at(self) -> datetime | None:
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError(EXPIRY_IN_PAST)
+        return expires_at
+
+
 @admin.register(CustomInterval)
 class CustomIntervalAdmin(admin.ModelAdmin):
+    form = CustomIntervalForm
     list_display = ("team", "platform", "interval_minutes", "expires_at", "created_by", "reason")
     list_filter = ("platform",)
     search_fields = ("team__team_id", "reason", "created_by")
@@ -139,9 +166,11 @@ class CustomIntervalAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: CustomInterval) -> None:
-        custom_interval_remove(
-            team=obj.team, platform=obj.platform or None, actor=admin_actor(request)
-        )
+        # Removed (or expired) meanwhile: the team is already back on its default.
+        with contextlib.suppress(ValidationError):
+            custom_interval_remove(
+                team=obj.team, platform=obj.platform or None, actor=admin_actor(request)
+            )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for custom in queryset.select_related("team").order_by("id"):

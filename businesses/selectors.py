@@ -1,8 +1,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Now
+from django.db.models import QuerySet
 
 from businesses.models import Business, CustomInterval, ReviewItem, Team
 from businesses.platforms import PLATFORMS
@@ -13,16 +12,17 @@ def tier_interval_minutes(tier: str) -> int:
     return int(conf.get().tier_intervals[tier])
 
 
-def effective_intervals(
-    teams: Iterable[Team], *, now: datetime | None = None
-) -> dict[tuple[str, str], int]:
-    """(team_id, platform) → interval in minutes: a live platform-specific custom interval,
-    else a live team-wide one, else the tier default. One query whatever the team count."""
+def effective_intervals(teams: Iterable[Team]) -> dict[tuple[str, str], int]:
+    """(team_id, platform) → interval in minutes: a platform-specific custom interval, else a
+    team-wide one, else the tier default. One query whatever the team count.
+
+    An override is in effect until the expiry sweep removes it (within a minute of its
+    `expires_at`) and moves the team's businesses back: what this answers is always where
+    the businesses are, never a moment where the two disagree."""
     teams = list(teams)
-    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now if now else Now())
     overrides = {
         (ci.team_id, ci.platform): ci.interval_minutes
-        for ci in CustomInterval.objects.filter(live, team__in=[t.pk for t in teams])
+        for ci in CustomInterval.objects.filter(team__in=[t.pk for t in teams])
     }
     result = {}
     for team in teams:

@@ -23,6 +23,7 @@ from businesses.models import (
 )
 from businesses.platforms import IdentifierError, Identity, Platform, ScrapeType, get_platform
 from scheduler_project.dbclock import db_now
+from scheduler_project.errors import ConflictError
 from schedules.services.assignment import SyncResult, assignments_sync
 
 TIER_INVALID = "Unknown tier {value!r}; expected one of: {choices}."
@@ -127,8 +128,8 @@ def business_register(
         raise ValidationError({"name": [NAME_TOO_LONG]})
     existing = Business.objects.filter(team=team, platform=platform, platform_key=identity.key)
     if clash := existing.values_list("id", flat=True).first():
-        raise ValidationError(
-            {"external_id": [BUSINESS_DUPLICATE.format(platform=platform, id=clash)]}
+        raise ConflictError(
+            BUSINESS_DUPLICATE.format(platform=platform, id=clash), field="external_id"
         )
     try:
         with transaction.atomic():
@@ -143,8 +144,8 @@ def business_register(
     except IntegrityError:
         # Lost a race with an identical registration.
         clash = existing.values_list("id", flat=True).first()
-        raise ValidationError(
-            {"external_id": [BUSINESS_DUPLICATE.format(platform=platform, id=clash)]}
+        raise ConflictError(
+            BUSINESS_DUPLICATE.format(platform=platform, id=clash), field="external_id"
         ) from None
     assignments_sync(businesses=[business], fresh=True)
     return business

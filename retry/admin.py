@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from access.admin_mixins import ReadOnlyAdmin, admin_actor
+from businesses.models import Business
 from retry.models import RetryEntry
 from retry.services import retry_force
 from scheduler_project.errors import ConflictError
@@ -42,4 +43,6 @@ class RetryEntryAdmin(ReadOnlyAdmin):
                 done += 1
             except ConflictError as exc:
                 messages.warning(request, f"{entry}: {exc}")
+            except Business.DoesNotExist:
+                messages.warning(request, f"{entry}: the business was deleted meanwhile.")
         messages.success(request, f"Retried {done} of {queryset.count()}.")

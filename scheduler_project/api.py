@@ -17,12 +17,14 @@ from scheduler_project.errors import ConflictError
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Services raise Django's ValidationError and ConflictError; answer them in DRF's shapes
-    (`{"field": ["reason"]}` → 400, `{"detail": "…"}` → 409)."""
+    (`{"field": ["reason"]}` → 400, `{"detail": "…"}` → 409, a duplicate's
+    `{"field": ["reason"]}` → 409)."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, ConflictError):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        body = {exc.field: [str(exc)]} if exc.field else {"detail": str(exc)}
+        return Response(body, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)

@@ -7,4 +7,9 @@ ConflictError (a 409). Both are raised before anything is written.
 
 
 class ConflictError(Exception):
-    """The request is valid but the object's state does not allow it now."""
+    """The request is valid but the object's state does not allow it now. With `field`, the
+    clash is one field's (a duplicate): the answer names it, `{"field": ["reason"]}`."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

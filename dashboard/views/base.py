@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.mixins import AccessMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -43,6 +43,10 @@ class ActionView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest, **kwargs: object) -> HttpResponse:
         try:
             messages.success(request, self.act(request, **kwargs))
+        except ObjectDoesNotExist as exc:
+            # Found when the page was drawn, deleted before the write locked it: the same
+            # answer as an unknown object, never a 500.
+            raise Http404(str(exc)) from None
         except ValidationError as exc:
             text = (
                 "; ".join(

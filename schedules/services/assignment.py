@@ -207,7 +207,7 @@ def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> 
         list(Business.objects.select_for_update().filter(id__in=by_id).order_by("id").values("id"))
     now = db_now()
     teams = Team.objects.in_bulk({b.team_id for b in businesses})
-    intervals = effective_intervals(teams.values(), now=now)
+    intervals = effective_intervals(teams.values())
 
     wanted: dict[tuple[int, str], GroupKey] = {}
     for b in businesses:

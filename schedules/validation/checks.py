@@ -307,9 +307,7 @@ def check_group_mismatch(scope: Scope) -> list[Finding]:
         JOIN {BATCH} ba ON ba.id = m.batch_id
         JOIN {GROUP} g ON g.id = ba.group_id
         LEFT JOIN {CUSTOM} cp ON cp.team_id = b.team_id AND cp.platform = b.platform
-             AND (cp.expires_at IS NULL OR cp.expires_at > statement_timestamp())
         LEFT JOIN {CUSTOM} ca ON ca.team_id = b.team_id AND ca.platform = ''
-             AND (ca.expires_at IS NULL OR ca.expires_at > statement_timestamp())
         CROSS JOIN LATERAL (SELECT coalesce(cp.interval_minutes, ca.interval_minutes,
                                             CASE t.tier {tier_case} END) AS minutes) e
         WHERE b.active {where}

@@ -3,20 +3,16 @@ its own thread and connection: no answer is a 500, and the schedules stay consis
 
 from __future__ import annotations
 
-from io import StringIO
-
 import httpx
 import pytest
-from django.core.management import call_command
 
 from access.services import api_key_create
-from businesses.models import Business, Team
-from businesses.selectors import effective_intervals
+from businesses.models import Business
 from retry.models import OPEN_RETRY_STATES, RetryEntry
-from schedules.models import Mapping
 from schedules.services.assignment import schedule_groups_init
 from tests.concurrency import run_concurrently
 from tests.conftest import place_id
+from tests.integrity.operations import assert_consistent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,18 +34,6 @@ def api(live_server) -> dict[str, object]:
 def _call(api: dict, method: str, path: str, key: str = "product", **kwargs) -> int:
     with httpx.Client(base_url=api["url"], headers=api[key], timeout=60) as client:
         return client.request(method, path, **kwargs).status_code
-
-
-def assert_consistent() -> None:
-    """validate_global_schedules exits 0 and every mapping sits in the group of its
-    business's effective interval."""
-    out = StringIO()
-    call_command("validate_global_schedules", stdout=out, stderr=StringIO())
-    intervals = effective_intervals(Team.objects.all())
-    for mapping in Mapping.objects.select_related("business", "batch__group"):
-        business = mapping.business
-        wanted = intervals[(business.team_id, business.platform)]
-        assert mapping.batch.group.interval_minutes == wanted, (business.id, wanted)
 
 
 def test_creates_racing_tier_changes_of_one_team_leave_no_500_and_nothing_stranded(

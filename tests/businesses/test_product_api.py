@@ -122,12 +122,14 @@ def test_a_bad_business_is_400_naming_the_field_and_writes_nothing(
     assert not Business.objects.exists() and not Batch.objects.exists()
 
 
-def test_a_duplicate_business_is_400(product_client: APIClient, alice: Team) -> None:
+def test_a_duplicate_business_is_409_naming_the_field(
+    product_client: APIClient, alice: Team
+) -> None:
     (business,) = register_google(alice)
     response = product_client.post(
         f"{TEAMS}/alice/businesses/", {"platform": "google", "external_id": business.external_id}
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert f"id {business.id}" in response.json()["external_id"][0]
     assert Business.objects.count() == 1
 

@@ -21,6 +21,7 @@ from businesses.services import (
     custom_interval_set,
     team_upsert,
 )
+from scheduler_project.errors import ConflictError
 from schedules.models import Batch, Mapping
 from tests.conftest import place_id, register_google
 
@@ -75,13 +76,14 @@ def test_a_duplicate_business_is_refused_even_written_differently(alice: Team) -
     first = business_register(
         team=alice, platform="facebook", external_id="https://www.facebook.com/joes"
     )
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ConflictError) as excinfo:
         business_register(
             team=alice, platform="facebook", external_id="m.facebook.com/Joes/reviews"
         )
-    assert excinfo.value.message_dict["external_id"] == [
-        services.BUSINESS_DUPLICATE.format(platform="facebook", id=first.id)
-    ]
+    assert excinfo.value.field == "external_id"
+    assert str(excinfo.value) == services.BUSINESS_DUPLICATE.format(
+        platform="facebook", id=first.id
+    )
     assert Business.objects.count() == 1
     assert Mapping.objects.count() == 2
 
