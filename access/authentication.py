@@ -9,16 +9,24 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from access.models import ApiKey
 
 KEY_INVALID = "Invalid or revoked API key."
+KEY_EXPIRED = "This API key has expired."
+OTHER_TEAM = "This key is bound to team {team}: it reaches only /api/v1/teams/{team}/…."
+TEAM_WRITE = (
+    "A team-bound key cannot create a team or change its tier: that is the product "
+    "service's (an unbound key's) job."
+)
+SESSION_NOT_STAFF = "The API takes a staff login or an API key; product services use an API key."
 LAST_USED_PRECISION = timedelta(minutes=1)
 KEYWORD = "Api-Key"
 
@@ -57,9 +65,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = key.split("_")
         if len(parts) != 3 or parts[0] != "gs":
             raise AuthenticationFailed(KEY_INVALID)
-        found = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
-        if found is None or not hmac.compare_digest(found.key_hash, ApiKey.hash(key)):
+        found = _key_for(parts[1], ApiKey.hash(key))
+        if found is None:
             raise AuthenticationFailed(KEY_INVALID)
+        if found.expires_at is not None and found.expires_at <= timezone.now():
+            raise AuthenticationFailed(KEY_EXPIRED)
         if found.last_used_at is None or timezone.now() - found.last_used_at > LAST_USED_PRECISION:
             # Not a write per request: "last used" to the minute is what operators need.
             ApiKey.objects.filter(id=found.id).update(last_used_at=Now())
@@ -69,15 +79,55 @@ class ApiKeyAuthentication(BaseAuthentication):
         return KEYWORD
 
 
+def _key_for(prefix: str, key_hash: str) -> ApiKey | None:
+    """The live key with this secret: its current one, or the one it had before a rotation
+    while the grace period lasts."""
+    now = timezone.now()
+    for found in ApiKey.objects.filter(
+        Q(prefix=prefix) | Q(previous_prefix=prefix, previous_valid_until__gt=now),
+        revoked_at__isnull=True,
+    ):
+        current = found.prefix == prefix and hmac.compare_digest(found.key_hash, key_hash)
+        previous = found.previous_prefix == prefix and hmac.compare_digest(
+            found.previous_key_hash, key_hash
+        )
+        if current or previous:
+            return found
+    return None
+
+
 class StaffSessionAuthentication(SessionAuthentication):
-    """A logged-in staff user (the dashboard's session), with DRF's CSRF check."""
+    """A logged-in staff user (the dashboard's session), with DRF's CSRF check. A session of
+    a non-staff user is refused outright: the API is for operators and for keys."""
+
+    def authenticate(self, request: Request) -> tuple | None:
+        result = super().authenticate(request)
+        if result is not None and not (result[0].is_active and result[0].is_staff):
+            raise PermissionDenied(SESSION_NOT_STAFF)
+        return result
+
+
+def bound_team(request: Request) -> str | None:
+    """The team a request's key is bound to, or None (unbound key, operator)."""
+    user = request.user
+    return (user.key.team_id or None) if isinstance(user, ApiKeyCaller) else None
 
 
 class IsProductClient(BasePermission):
-    """Any API key, or an operator."""
+    """Any API key, or an operator; a team-bound key only on its own team's paths (every
+    product URL carries `team_id`), and never to create a team or change its tier."""
 
     def has_permission(self, request: Request, view: object) -> bool:
-        return bool(request.user and request.user.is_authenticated)
+        if not (request.user and request.user.is_authenticated):
+            return False
+        team = bound_team(request)
+        if team is None:
+            return True
+        if view.kwargs.get("team_id") != team:
+            raise PermissionDenied(OTHER_TEAM.format(team=team))
+        if getattr(view, "team_write_methods", ()) and request.method in view.team_write_methods:
+            raise PermissionDenied(TEAM_WRITE)
+        return True
 
 
 class IsOperator(BasePermission):

@@ -38,6 +38,21 @@ class ApiKey(models.Model):
     is_admin = models.BooleanField(
         default=False, help_text="Admin keys reach the admin API as well as the product API."
     )
+    team_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Bound to this team: reaches only /teams/TEAM_ID/…. Empty: every team (a "
+        "trusted product service).",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this moment the key answers 401."
+    )
+    # A rotation keeps the row (name, scope, history) and gives it a new secret; the old one
+    # keeps working until previous_valid_until, so clients can switch without downtime.
+    previous_prefix = models.CharField(max_length=12, unique=True, null=True, blank=True)
+    previous_key_hash = models.CharField(max_length=64, blank=True, default="")
+    previous_valid_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -46,10 +61,22 @@ class ApiKey(models.Model):
         verbose_name = "API key"
         constraints = [
             models.CheckConstraint(condition=~Q(key_hash=""), name="api_key_hash_present"),
+            # An operator key reaches every team; binding one to a team would mean nothing.
+            models.CheckConstraint(
+                condition=Q(is_admin=False) | Q(team_id=""), name="api_key_admin_unbound"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({'admin' if self.is_admin else 'product'})"
+        kind = "admin" if self.is_admin else f"team {self.team_id}" if self.team_id else "product"
+        return f"{self.name} ({kind})"
+
+    @property
+    def scope(self) -> str:
+        """What the key reaches, in words (the admin list, the command's output)."""
+        if self.is_admin:
+            return "product and admin API, every team"
+        return f"team {self.team_id} only" if self.team_id else "product API, every team"
 
     @staticmethod
     def hash(key: str) -> str:

@@ -39,6 +39,10 @@ def configure() -> None:
     os.environ["CELERY_BROKER_URL"] = REDIS_URL
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("APIFY_TOKEN", "bench-token")
+    # The processes a bench starts run with DEBUG off and refuse development secrets.
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-not-the-development-default")
+    os.environ.setdefault("APIFY_WEBHOOK_SECRET", "bench-webhook-secret-of-at-least-32-chars")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 
 def setup_django() -> None:

@@ -32,7 +32,7 @@ from chaos_support import stack as st
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="chaos-"))
 REDIS_PORT, WEB_PORT = st.free_port(), st.free_port()
-TOKEN, SECRET = "chaos-token", "chaos-secret"
+TOKEN, SECRET = "chaos-token", "chaos-webhook-secret-of-at-least-32-chars"
 os.environ["BENCH_DB"] = "scheduler_bench_chaos"
 os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
@@ -72,6 +72,8 @@ def settings_env(args: argparse.Namespace, sandbox_url: str) -> dict[str, str]:
         "APIFY_API_URL": sandbox_url,
         "APIFY_TOKEN": TOKEN,
         "APIFY_WEBHOOK_SECRET": SECRET,
+        "SECRET_KEY": "chaos-secret-key-that-is-not-the-development-default",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WEBHOOK_BASE_URL": f"http://127.0.0.1:{WEB_PORT}",
         "DISPATCH_TICK_SECONDS": str(max(1, round(args.tick))),
         "SCHEDULER_LEASE_SECONDS": "10",

@@ -32,7 +32,7 @@ from _common import (
 from _http import free_port, gunicorn, parse_wrk
 
 TARGET_RPS, TARGET_P99_MS = 500, 50.0
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-of-at-least-32-chars"
 PATH = "/api/v1/webhooks/apify/"
 LUA = r"""
 local counter, threads, next_tid = 0, {}, 0

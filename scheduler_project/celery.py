@@ -2,7 +2,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, celeryd_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_project.settings")
 
@@ -18,6 +18,14 @@ def _make_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
+
+
+@celeryd_init.connect
+def _refuse_unsafe_worker(**kwargs: object) -> None:
+    """Unsafe production settings stop a worker before it consumes (beat: schedules/beat.py)."""
+    from scheduler_project.production import refuse_unsafe_production
+
+    refuse_unsafe_production("Celery worker")
 
 
 PUBLISHED_AT_HEADER = "published_at"

@@ -6,12 +6,14 @@ instead of being silently replaced by a default.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from scheduler_project import conf, task_names
+from scheduler_project import conf, production, task_names
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SCHEDULER_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -19,8 +21,29 @@ VAR_DIR = Path(environ.Env().str("SCHEDULER_VAR_DIR", default=str(BASE_DIR / "va
 env = environ.Env()
 
 DEBUG = conf.env_bool(os.environ, "DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+# The development defaults only serve with DEBUG on (scheduler_project/production.py).
+SECRET_KEY = env.str("SECRET_KEY", default=production.DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# --- HTTPS and cookies (docs/operations.md "Production"): off by default so a first run on
+# plain http://127.0.0.1 works; the documented production env turns each on.
+SECURE_SSL_REDIRECT = conf.env_bool(os.environ, "SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = conf.env_int(os.environ, "SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = conf.env_bool(
+    os.environ, "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = conf.env_bool(os.environ, "SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = conf.env_bool(
+    os.environ, "SECURE_COOKIES", default=False
+)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (the header and its value).
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_header and len(_proxy_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER takes a header and a value: HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) or None
+SESSION_COOKIE_AGE = conf.env_int(os.environ, "SESSION_COOKIE_AGE", default=12 * 3600)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,6 +64,7 @@ INSTALLED_APPS = [
     "monitoring",
     "dashboard",
     "apify_sandbox",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -55,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "scheduler_project.urls"
@@ -108,6 +134,29 @@ WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
+
+# --- Logins (dashboard and Django admin): django-axes locks out guessing, per user name and
+# per client address (REMOTE_ADDR; behind a proxy that is the proxy's unless it passes the
+# client's own); `manage.py axes_reset` (or `axes_reset_username NAME`) lifts a lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = conf.env_int(os.environ, "LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=conf.env_int(os.environ, "LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "dashboard/locked_out.html"
+AXES_VERBOSE = False
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -191,7 +240,7 @@ APIFY_API_URL = env.str("APIFY_API_URL", default="https://api.apify.com")
 APIFY_MAX_RETRIES = env.int("APIFY_MAX_RETRIES", default=4)
 APIFY_MIN_RETRY_DELAY_MS = env.int("APIFY_MIN_RETRY_DELAY_MS", default=500)
 WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="http://127.0.0.1:8000")
-APIFY_WEBHOOK_SECRET = env.str("APIFY_WEBHOOK_SECRET", default="dev-only-webhook-secret")
+APIFY_WEBHOOK_SECRET = env.str("APIFY_WEBHOOK_SECRET", default=production.DEV_WEBHOOK_SECRET)
 
 # --- Scheduler knobs (SPEC §2, §3) ---------------------------------------------------------
 # Every SCHEDULER_* setting (and DISPATCH_TICK_SECONDS, READYZ_TIMEOUT_SECONDS, METRICS_TOKEN):

@@ -6,11 +6,17 @@ import time
 
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from scheduler_project.production import refuse_unsafe_production
 from schedules.heartbeats import heartbeat_record
 
 
 class HeartbeatScheduler(DatabaseScheduler):
     HEARTBEAT_SECONDS = 30
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Before the scheduler reads its schedule: unsafe production settings stop beat here.
+        refuse_unsafe_production("Celery beat")
+        super().__init__(*args, **kwargs)
 
     def tick(self, *args: object, **kwargs: object) -> float:
         now = time.monotonic()

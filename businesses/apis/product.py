@@ -103,6 +103,8 @@ class TeamOutputSerializer(serializers.ModelSerializer):
 
 
 class TeamApi(ProductApi):
+    team_write_methods = ("PUT",)  # creating a team or changing its tier: unbound keys only
+
     class InputSerializer(serializers.Serializer):
         tier = serializers.ChoiceField(choices=Tier.choices)
 
@@ -118,7 +120,8 @@ class TeamApi(ProductApi):
         responses={200: TeamOutputSerializer, 201: TeamOutputSerializer, **ERRORS},
         operation_id="team_put",
         description="Create the team, or change its tier: its businesses move to the "
-        "schedules of the new tier's interval.",
+        "schedules of the new tier's interval. Needs an unbound product key (or an operator): "
+        "a team-bound key is refused (403), since the tier sets what the team costs.",
     )
     def put(self, request: Request, team_id: str) -> Response:
         serializer = self.InputSerializer(data=request.data)

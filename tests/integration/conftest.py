@@ -16,7 +16,7 @@ from django.db import connection
 from tests.fakes.apify_server import FakeApify
 
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "integration-secret"
+SECRET = "integration-webhook-secret-of-at-least-32-chars"
 TOKEN = "integration-token"
 
 

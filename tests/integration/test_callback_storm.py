@@ -52,7 +52,7 @@ assert PROCESSORS % PROCESS_COPIES == 0
 SEED = 20261125
 
 URL = "/api/v1/webhooks/apify/"
-SECRET = "storm-secret"
+SECRET = "storm-webhook-secret-of-at-least-32-chars"
 EVENT = "ACTOR.RUN.SUCCEEDED"
 
 # Valid kinds are stored; every other kind must be refused with its code and store nothing.

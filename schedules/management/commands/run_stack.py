@@ -1,4 +1,6 @@
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -7,6 +9,8 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+from scheduler_project.production import SECRETS
 
 SANDBOX_TOKEN = "sandbox-token"
 
@@ -50,6 +54,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("init_global_schedules")
         env = {**os.environ, "WEBHOOK_BASE_URL": f"http://{options['addr']}"}
+        if "DATABASE_URL" not in os.environ and not settings.DEBUG:
+            env.update(self._first_run_secrets(env))
         python = [sys.executable, "manage.py"]
         celery = [sys.executable, "-m", "celery", "-A", "scheduler_project"]
         commands = {}
@@ -94,6 +100,22 @@ class Command(BaseCommand):
             )
         )
         self._supervise(processes)
+
+    def _first_run_secrets(self, env: dict[str, str]) -> dict[str, str]:
+        """On the embedded default (a first run on this machine), secrets of this machine's
+        own, made once and kept in SCHEDULER_VAR_DIR: the processes it starts refuse the
+        development defaults like any production process would."""
+        path = settings.VAR_DIR / "first-run-secrets.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made = {name: secrets.token_urlsafe(50) for name in SECRETS}
+            path.write_text(json.dumps(made))
+            path.chmod(0o600)
+        kept = json.loads(path.read_text())
+        chosen = {name: env.get(name) or kept[name] for name in SECRETS}
+        chosen["ALLOWED_HOSTS"] = env.get("ALLOWED_HOSTS") or "127.0.0.1,localhost,[::1]"
+        self.stdout.write(f"First run on the embedded default: secrets of this machine in {path}.")
+        return chosen
 
     def _supervise(self, processes: dict[str, subprocess.Popen]) -> None:
         stopping = False
