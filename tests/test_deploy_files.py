@@ -35,3 +35,14 @@ def test_the_compose_workers_consume_every_queue_the_project_routes_to() -> None
         if "worker" in args and "-Q" in args:
             consumed |= set(args[args.index("-Q") + 1].split(","))
     assert set(settings.SCHEDULER_QUEUES) | {settings.CELERY_TASK_DEFAULT_QUEUE} <= consumed
+
+
+def test_the_compose_stack_has_no_default_secret_and_runs_with_debug_off() -> None:
+    """A `${VAR:-default}` secret would start production on a value written in the
+    repository; `${VAR:?message}` makes compose stop and say what to set."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = compose["x-app"]["environment"]
+    for secret in ("SECRET_KEY", "APIFY_WEBHOOK_SECRET"):
+        assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", environment[secret]), secret
+    assert environment["ALLOWED_HOSTS"]
+    assert str(environment.get("DEBUG", "false")).lower() == "false"
