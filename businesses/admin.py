@@ -20,16 +20,30 @@ from access.services import audit_event_record
 from businesses.models import Business, CustomInterval, ReviewItem, ScrapeOutcome, Team
 from businesses.services import (
     EXPIRY_IN_PAST,
+    TEAM_ID_INVALID,
     business_delete,
     business_update,
     custom_interval_remove,
     custom_interval_set,
     team_upsert,
 )
+from scheduler_project.identifiers import is_valid_team_id
+
+
+class TeamForm(forms.ModelForm):
+    """The service's team id rule, checked as a form error before the save (only on add:
+    the id is read-only afterwards)."""
+
+    def clean_team_id(self) -> str:
+        team_id = self.cleaned_data.get("team_id", "")
+        if not is_valid_team_id(team_id):
+            raise forms.ValidationError(TEAM_ID_INVALID)
+        return team_id
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    form = TeamForm
     list_display = ("team_id", "tier", "created_at", "updated_at")
     list_filter = ("tier",)
     search_fields = ("team_id",)

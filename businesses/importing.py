@@ -18,6 +18,7 @@ from django.db.models import Count, F
 from businesses import services
 from businesses.models import Business, Team, Tier
 from businesses.services import BusinessRow, business_identity, businesses_bulk_register
+from scheduler_project.identifiers import is_valid_team_id
 from schedules.models import Batch
 
 REQUIRED = ("team_id", "tier", "platform", "external_id")
@@ -178,7 +179,8 @@ def validate(record: Record, seen: Seen) -> ValidRow | list[tuple[str, str]]:
     errors = [(c, "Missing value.") for c in REQUIRED if not v.get(c)]
     team_id, name = v.get("team_id", ""), v.get("name", "")
     tier, platform = v.get("tier", "").lower(), v.get("platform", "").lower()
-    errors += [("team_id", services.TEAM_ID_INVALID)] if len(team_id) > 64 else []
+    if team_id and not is_valid_team_id(team_id):
+        errors.append(("team_id", services.TEAM_ID_INVALID))
     if tier and tier not in Tier.values:
         errors.append(("tier", services.TIER_INVALID.format(value=tier, choices=TIER_CHOICES)))
     errors += [("name", services.NAME_TOO_LONG)] if len(name) > 300 else []

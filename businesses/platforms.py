@@ -19,16 +19,15 @@ from django.db import models
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive
 
+from businesses.url_identifiers import URL_INVALID as URL_INVALID
+from businesses.url_identifiers import URL_SCHEME_INVALID as URL_SCHEME_INVALID
+from businesses.url_identifiers import IdentifierError, split_url
 from scheduler_project import conf
 
 
 class ScrapeType(models.TextChoices):
     REVIEWS = "reviews", "Reviews (new since the last scrape)"
     OVERVIEW = "overview", "Overview (rating, review count, name)"
-
-
-class IdentifierError(ValueError):
-    """An external id that cannot be a profile of the platform; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -109,36 +108,6 @@ def _parse_moment(value: str) -> datetime | None:
     return moment
 
 
-# --- URL helpers -----------------------------------------------------------------------------
-
-_HOST_PREFIXES = ("www.", "m.", "web.", "mobile.", "mbasic.", "touch.", "secure.")
-TRAILING_REVIEWS_RE = re.compile(r"(/reviews)+$", re.IGNORECASE)
-
-URL_INVALID = "Must be a URL of {platform}."
-URL_SCHEME_INVALID = "Only http and https URLs are accepted."
-
-
-def _split_url(raw: str, platform: str, host_re: re.Pattern[str]) -> tuple[str, str, str]:
-    """(bare host, path without trailing slash, query) of a profile URL, or IdentifierError."""
-    value = raw.strip()
-    if not value:
-        raise IdentifierError("This field may not be blank.")
-    if "://" not in value:
-        value = "https://" + value
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise IdentifierError(URL_SCHEME_INVALID)
-    host = (parts.hostname or "").lower()
-    for prefix in _HOST_PREFIXES:
-        if host.startswith(prefix):
-            host = host[len(prefix) :]
-            break
-    if not host_re.fullmatch(host):
-        raise IdentifierError(URL_INVALID.format(platform=platform))
-    path = re.sub(r"/{2,}", "/", parts.path).rstrip("/")
-    return host, path, parts.query
-
-
 # --- Google ----------------------------------------------------------------------------------
 
 GOOGLE_PLACE_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,300}")
@@ -150,7 +119,10 @@ GOOGLE_PLACE_ID_INVALID = (
 def normalise_google(raw: str) -> Identity:
     value = raw.strip()
     if "place_id" in value and ("?" in value or "&" in value):
-        query = parse_qs(urlsplit(value).query)
+        try:
+            query = parse_qs(urlsplit(value).query)
+        except ValueError:  # an unclosed "[" of an IPv6 host: no place id to read
+            query = {}
         value = (query.get("query_place_id") or query.get("place_id") or [""])[0]
     value = value.removeprefix("place_id:")
     if not GOOGLE_PLACE_ID_RE.fullmatch(value):
@@ -178,14 +150,17 @@ def google_item_key(item: dict) -> str | None:
 
 # --- Facebook --------------------------------------------------------------------------------
 
+# Profile URLs are split and checked (scheme, host, user name, unsafe characters) by
+# businesses/url_identifiers.py; each normaliser below reads its path.
 FACEBOOK_HOST_RE = re.compile(r"(facebook|fb)\.com")
+TRAILING_REVIEWS_RE = re.compile(r"(/reviews)+$", re.IGNORECASE)
 FACEBOOK_PAGE_MISSING = "Must name a Facebook page, e.g. https://www.facebook.com/yourpage."
 FACEBOOK_PROFILE_ID_MISSING = "A profile.php URL must carry its numeric ?id=."
 _FACEBOOK_NOT_PAGES = {"login", "sharer", "sharer.php", "groups", "events", "watch", "search"}
 
 
 def normalise_facebook(raw: str) -> Identity:
-    _, path, query = _split_url(raw, "Facebook", FACEBOOK_HOST_RE)
+    _, path, query = split_url(raw, "Facebook", FACEBOOK_HOST_RE)
     path = TRAILING_REVIEWS_RE.sub("", path).rstrip("/").lower()
     if path == "/profile.php":
         profile_id = parse_qs(query).get("id", [""])[0]
@@ -226,13 +201,15 @@ def facebook_item_key(item: dict) -> str | None:
 
 # --- TripAdvisor -----------------------------------------------------------------------------
 
-TRIPADVISOR_HOST_RE = re.compile(r"tripadvisor(\.[a-z]{2,3}){1,2}")
+# tripadvisor.com, .de, .co.uk, .com.au, …; not a name under someone else's domain
+# (tripadvisor.com.evl).
+TRIPADVISOR_HOST_RE = re.compile(r"tripadvisor\.(?:com|co|(?:com?\.)?[a-z]{2})")
 TRIPADVISOR_LOCATION_RE = re.compile(r"-d(\d+)(?=-|\.html$|$)")
 TRIPADVISOR_LOCATION_MISSING = "Must be a TripAdvisor place URL with a location id (-d<digits>-)."
 
 
 def normalise_tripadvisor(raw: str) -> Identity:
-    _, path, _ = _split_url(raw, "TripAdvisor", TRIPADVISOR_HOST_RE)
+    _, path, _ = split_url(raw, "TripAdvisor", TRIPADVISOR_HOST_RE)
     path = re.sub(r"-or\d+(?=-)", "", path)
     match = TRIPADVISOR_LOCATION_RE.search(path)
     if not match:
@@ -271,7 +248,7 @@ BOOKING_HOTEL_MISSING = (
 
 
 def normalise_booking(raw: str) -> Identity:
-    _, path, _ = _split_url(raw, "Booking", BOOKING_HOST_RE)
+    _, path, _ = split_url(raw, "Booking", BOOKING_HOST_RE)
     match = BOOKING_HOTEL_RE.fullmatch(path.lower())
     if not match:
         raise IdentifierError(BOOKING_HOTEL_MISSING)

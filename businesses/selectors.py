@@ -45,6 +45,11 @@ def team_get(*, team_id: str) -> Team:
     return Team.objects.get(team_id=team_id)
 
 
+def team_exists(*, team_id: str) -> bool:
+    """Whether a team has this id (one with NUL, which no stored id can hold, has none)."""
+    return "\x00" not in team_id and Team.objects.filter(team_id=team_id).exists()
+
+
 def business_list(*, team: Team, filters: dict | None = None) -> QuerySet[Business]:
     """A team's businesses, filtered; pair a page of them with
     `schedules.selectors.businesses_with_assignments`."""

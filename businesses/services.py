@@ -22,12 +22,14 @@ from businesses.models import (
     Tier,
 )
 from businesses.platforms import IdentifierError, Identity, Platform, ScrapeType, get_platform
+from businesses.selectors import team_exists
 from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
+from scheduler_project.identifiers import TEAM_ID_RULE, is_valid_team_id
 from schedules.services.assignment import SyncResult, assignments_sync
 
 TIER_INVALID = "Unknown tier {value!r}; expected one of: {choices}."
-TEAM_ID_INVALID = "A team id is 1 to 64 characters."
+TEAM_ID_INVALID = f"A team id is {TEAM_ID_RULE}"
 SCRAPE_TYPE_INVALID = "Unknown scrape type {value!r}; expected any of: reviews, overview."
 SCRAPE_TYPES_EMPTY = "Give at least one scrape type."
 BUSINESS_DUPLICATE = "This team already has this {platform} business (id {id})."
@@ -84,9 +86,11 @@ def business_identity(*, platform: str, external_id: str) -> Identity:
 def team_upsert(*, team_id: str, tier: str) -> tuple[Team, bool]:
     """Create a team or change its tier; a tier change moves the team's businesses.
 
-    Returns (team, created).
+    Returns (team, created). A new team's id must follow TEAM_ID_RULE (it goes into URLs,
+    logs and Apify inputs); a team stored before the rule keeps working, and
+    `validate_global_schedules` lists it.
     """
-    if not team_id or len(team_id) > 64:
+    if not is_valid_team_id(team_id) and not team_exists(team_id=team_id):
         raise ValidationError({"team_id": [TEAM_ID_INVALID]})
     _validate_tier(tier)
     team, created = Team.objects.get_or_create(team_id=team_id, defaults={"tier": tier})

@@ -18,6 +18,7 @@ from scheduler_project.api import (
     CONFLICT,
     ERRORS,
     PAGE_PARAMETERS,
+    StrictInputSerializer,
     page_of,
     paginate,
     query_filters,
@@ -80,7 +81,7 @@ class RetryQueueApi(OperatorApi):
 
 
 class BusinessRetryApi(OperatorApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
         class Meta:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 TEAM_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-TEAM_ID_RULE = "1 to 64 characters: letters, digits, '.', '_' or '-'."
+TEAM_ID_RULE = "1 to 64 characters: letters, digits, '.', '_' or '-' (not '.' or '..')."
 
 
 def is_valid_team_id(value: str) -> bool:
-    return TEAM_ID_RE.fullmatch(value) is not None
+    # "." and ".." would be path segments that HTTP clients normalise away.
+    return TEAM_ID_RE.fullmatch(value) is not None and value not in {".", ".."}

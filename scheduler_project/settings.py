@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from the project
+    "csp",
     "django_htmx",
     "django_celery_beat",
     "access",
@@ -69,11 +72,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer early, so every answer carries the policy.
+    "csp.middleware.CSPMiddleware",
     # Serves the dashboard's CSS and the htmx that django-htmx ships, in any deployment.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scheduler_project.middleware.RejectUnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # CommonMiddleware, except that a write to /api/ without its slash is a JSON 404, never a
+    # redirect that drops the body.
+    "scheduler_project.middleware.ApiCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -89,7 +96,8 @@ WSGI_APPLICATION = "scheduler_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own pages beside the apps': the API docs (scheduler_project/apidocs.py).
+        "DIRS": [BASE_DIR / "scheduler_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -131,6 +139,7 @@ STATIC_URL = "static/"
 # step to forget); set STATIC_ROOT to collect them for a CDN or a front web server.
 STATIC_ROOT = env.str("STATIC_ROOT", default=None)
 WHITENOISE_USE_FINDERS = True
+STATICFILES_DIRS = [BASE_DIR / "scheduler_project" / "static"]  # the API docs' styles
 
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
@@ -169,6 +178,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # JSON only: the browsable API's pages would need inline styles the CSP refuses, and the
+    # docs page (/api/v1/docs/) is the way to try the API in a browser.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "scheduler_project.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "scheduler_project.api.exception_handler",
@@ -182,14 +194,43 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Global Scheduler API",
     "DESCRIPTION": (
         "Product services manage their teams' businesses and read scraped reviews "
-        "(`Authorization: Api-Key <key>`); operators steer schedules, executions and retries "
-        "(admin key or staff session). Apify calls the webhook with its secret header."
+        "(`Authorization: Api-Key <key>`). Which key reaches what: a **team-bound key** "
+        "(`create_api_key NAME --team TEAM_ID`) reaches only `/teams/TEAM_ID/…` (403 on any "
+        "other team and on creating a team or changing its tier); an **unbound product key** "
+        "reaches every team's product API (for the one trusted product service); an **admin "
+        "key** or a staff session also reaches the operator API (`/admin/…`), where operators "
+        "steer schedules, executions and retries. Apify calls the webhook with its secret "
+        "header."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's JavaScript and CSS come from drf-spectacular-sidecar, not a CDN: pinned
+    # with the project, allowed by the CSP below, and working with no internet. (No ReDoc
+    # page: it needs inline styles, see scheduler_project/apidocs.py; REDOC_DIST is for one.)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# --- Browser hardening (django-csp): pages load scripts, styles, images and connections from
+# this origin only, run no inline script or style, and nobody may frame them. The API docs
+# page adds data: images (scheduler_project/apidocs.py); the dashboard and the Django admin
+# need nothing more (tests/dashboard fail on any violation).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"  # frame-ancestors for browsers that predate it
+SECURE_REFERRER_POLICY = "same-origin"  # other sites never see our URLs (ids, filters)
 
 LOGGING = {
     "version": 1,

@@ -3,18 +3,16 @@ the Django admin and the probes."""
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from scheduler_project.apidocs import SchemaApi, SwaggerDocsPage
 
 api_v1 = [
     path("teams/", include("businesses.urls")),
     path("admin/", include("scheduler_project.operator_urls")),
     path("webhooks/", include("webhooks.urls")),
-    path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
-    path(
-        "docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]),
-        name="docs",
-    ),
+    # For callers only; a product key's schema shows the product API alone (apidocs.py).
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    path("docs/", SwaggerDocsPage.as_view(url_name="schema"), name="docs"),
 ]
 
 urlpatterns = [
@@ -24,5 +22,7 @@ urlpatterns = [
     path("", include("monitoring.urls")),
 ]
 
+handler400 = "scheduler_project.views.bad_request"
+handler403 = "scheduler_project.views.permission_denied"
 handler404 = "scheduler_project.views.not_found"
 handler500 = "scheduler_project.views.server_error"

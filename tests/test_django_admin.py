@@ -8,6 +8,7 @@ from django.test import Client
 
 from access.models import AuditEvent
 from businesses.models import Business, Team
+from businesses.services import TEAM_ID_INVALID
 from schedules.models import Batch, Mapping
 from tests.conftest import register_google
 
@@ -35,6 +36,22 @@ def test_a_tier_changed_in_the_admin_moves_the_teams_businesses_and_is_audited(
         {"tier": "professional"},
         {"tier": "enterprise"},
     )
+
+
+def test_a_team_added_in_the_admin_follows_the_team_id_rule(
+    admin_client_web: Client, groups: None
+) -> None:
+    response = admin_client_web.post(
+        "/admin/businesses/team/add/", {"team_id": "a b", "tier": "free", "_save": "Save"}
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert TEAM_ID_INVALID in response.content.decode().replace("&#x27;", "'")
+    assert not Team.objects.exists()
+    response = admin_client_web.post(
+        "/admin/businesses/team/add/", {"team_id": "a-b", "tier": "free", "_save": "Save"}
+    )
+    assert response.status_code == 302
+    assert Team.objects.filter(team_id="a-b").exists()
 
 
 def test_a_business_deleted_in_the_admin_leaves_its_batch_count_exact(

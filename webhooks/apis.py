@@ -47,6 +47,8 @@ class ApifyWebhookApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
+    # Not a StrictInputSerializer: Apify writes this body, and a field it adds one day must
+    # not turn every callback into a 400 (the run is re-fetched before anything is trusted).
     class InputSerializer(serializers.Serializer):
         eventType = serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES)
         resource = ResourceSerializer()

@@ -13,10 +13,7 @@ from businesses.models import CustomInterval, Team
 from businesses.platforms import PLATFORM_CHOICES
 from businesses.selectors import team_get
 from businesses.services import custom_interval_remove, custom_interval_set
-from scheduler_project.api import (
-    ERRORS,
-    query_filters,
-)
+from scheduler_project.api import ERRORS, StrictInputSerializer, query_filters
 from schedules.models import Mapping
 from schedules.selectors import team_schedules_get
 
@@ -95,7 +92,7 @@ class TeamSchedulesApi(OperatorApi):
 
 
 class TeamCustomIntervalApi(OperatorApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         interval_minutes = serializers.IntegerField(help_text="15 minutes to 30 days.")
         platform = serializers.ChoiceField(
             choices=PLATFORM_CHOICES,

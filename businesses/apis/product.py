@@ -26,7 +26,15 @@ from businesses.selectors import (
     team_get,
 )
 from businesses.services import business_delete, business_register, business_update, team_upsert
-from scheduler_project.api import ERRORS, NewestFirstCursorPagination, Pagination, query_filters
+from scheduler_project.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    NewestFirstCursorPagination,
+    Pagination,
+    StrictInputSerializer,
+    page_of,
+    query_filters,
+)
 from schedules.selectors import businesses_with_assignments
 
 
@@ -105,7 +113,7 @@ class TeamOutputSerializer(serializers.ModelSerializer):
 class TeamApi(ProductApi):
     team_write_methods = ("PUT",)  # creating a team or changing its tier: unbound keys only
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         tier = serializers.ChoiceField(choices=Tier.choices)
 
         class Meta:
@@ -146,7 +154,7 @@ class BusinessListApi(ProductApi):
         class Meta:
             ref_name = "BusinessFilter"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         platform = serializers.ChoiceField(choices=PLATFORM_CHOICES)
         external_id = serializers.CharField(max_length=500)
         name = serializers.CharField(max_length=300, required=False, allow_blank=True)
@@ -160,8 +168,11 @@ class BusinessListApi(ProductApi):
             ref_name = "BusinessCreateInput"
 
     @extend_schema(
-        parameters=[FilterSerializer],
-        responses={200: BusinessOutputSerializer(many=True), **ERRORS},
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
+        responses={
+            200: page_of("BusinessPage", BusinessOutputSerializer(many=True)),
+            **ERRORS,
+        },
         operation_id="team_businesses_list",
     )
     def get(self, request: Request, team_id: str) -> Response:
@@ -188,7 +199,7 @@ class BusinessListApi(ProductApi):
 
 
 class BusinessDetailApi(ProductApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         name = serializers.CharField(max_length=300, required=False, allow_blank=True)
         active = serializers.BooleanField(required=False)
 

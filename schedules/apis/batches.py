@@ -14,6 +14,7 @@ from scheduler_project.api import (
     CONFLICT,
     ERRORS,
     PAGE_PARAMETERS,
+    StrictInputSerializer,
     page_of,
     paginate,
     query_filters,
@@ -119,7 +120,7 @@ class ScheduleTriggerApi(OperatorApi):
 
 
 class SchedulePauseApi(OperatorApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
         until = serializers.DateTimeField(
             required=False, help_text="ISO 8601; the batch resumes by itself then."
@@ -160,7 +161,7 @@ class ScheduleResumeApi(OperatorApi):
         return Response(ScheduleOutputSerializer(batch_get(batch_id=batch_id)).data)
 
 
-class GroupSweepInputSerializer(serializers.Serializer):
+class GroupSweepInputSerializer(StrictInputSerializer):
     platform = serializers.ChoiceField(choices=PLATFORM_CHOICES, required=False)
     # Values only: the labelled choice set is the product API's `scrape_types` enum.
     scrape_type = serializers.ChoiceField(choices=ScrapeType.values, required=False)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from access.apis import OperatorApi
 from access.authentication import actor_of
-from scheduler_project.api import CONFLICT, ERRORS
+from scheduler_project.api import CONFLICT, ERRORS, StrictInputSerializer
 from schedules.models import DispatchSwitch
 from schedules.services.dispatch_switch import dispatch_pause, dispatch_resume, dispatch_switch_get
 
@@ -32,7 +32,7 @@ class DispatchSwitchApi(OperatorApi):
 
 
 class DispatchPauseApi(OperatorApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(max_length=1000)
 
         class Meta:

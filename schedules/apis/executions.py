@@ -18,6 +18,7 @@ from scheduler_project.api import (
     CONFLICT,
     ERRORS,
     PAGE_PARAMETERS,
+    StrictInputSerializer,
     page_of,
     paginate,
     query_filters,
@@ -65,7 +66,7 @@ class ExecutionDetailApi(OperatorApi):
 
 
 class ExecutionCancelApi(OperatorApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
         class Meta:
@@ -90,7 +91,7 @@ class ExecutionCancelApi(OperatorApi):
 
 
 class ExecutionRetryApi(OperatorApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
         class Meta:

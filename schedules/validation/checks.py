@@ -13,9 +13,11 @@ from businesses.models import (
     MIN_INTERVAL_MINUTES,
     Business,
     CustomInterval,
+    Team,
 )
 from businesses.platforms import PLATFORMS, IdentifierError
 from scheduler_project import conf
+from scheduler_project.identifiers import TEAM_ID_RULE, is_valid_team_id
 from schedules.models import BatchStatus, ScheduleGroup
 from schedules.validation.base import (
     BATCH,
@@ -225,12 +227,22 @@ def check_empty_batches(scope: Scope) -> list[Finding]:
 
 
 def check_identifiers(scope: Scope) -> list[Finding]:
-    """Each business's external id still normalises, with the registry, to its stored key."""
+    """Each business's external id still normalises, with the registry, to its stored key;
+    each team id follows TEAM_ID_RULE (one stored before the rule is listed, not renamed)."""
+    teams = Team.objects.order_by("team_id")
+    if scope.team is not None:
+        teams = teams.filter(team_id=scope.team)
+    findings = [
+        Finding(
+            "identifiers", {"team": team_id}, f"invalid team id {team_id!r}: {TEAM_ID_RULE}", False
+        )
+        for team_id in teams.values_list("team_id", flat=True).iterator(chunk_size=IDENTIFIER_CHUNK)
+        if not is_valid_team_id(team_id)
+    ]
     queryset = Business.objects.order_by()
     if scope.team is not None:
         queryset = queryset.filter(team_id=scope.team)
     rows = queryset.values_list("id", "platform", "external_id", "platform_key")
-    findings = []
     seen = 0
     for business_id, platform_name, external_id, key in rows.iterator(chunk_size=IDENTIFIER_CHUNK):
         seen += 1

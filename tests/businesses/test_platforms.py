@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from businesses import platforms
+from businesses import platforms, url_identifiers
 from businesses.platforms import (
     PLATFORMS,
     IdentifierError,
@@ -85,6 +85,19 @@ from businesses.platforms import (
             "https://www.booking.com/hotel/fr/le-grand.html",
             "fr/le-grand",
         ),
+        # A port, an encoded space in a query string that is dropped, a country domain.
+        (
+            "facebook",
+            "facebook.com:443/joes?ref=a%20b",
+            "https://www.facebook.com/joes",
+            "https://www.facebook.com/joes",
+        ),
+        (
+            "tripadvisor",
+            "https://www.tripadvisor.com.au/Hotel_Review-g1-d2-Reviews-X.html",
+            "https://www.tripadvisor.com/Hotel_Review-g1-d2-Reviews-X.html",
+            "2",
+        ),
     ],
 )
 def test_it_normalises_identifier_variants_to_one_identity(
@@ -118,6 +131,8 @@ def test_it_normalises_identifier_variants_to_one_identity(
             "https://www.booking.com/searchresults.html?ss=Paris",
             platforms.BOOKING_HOTEL_MISSING,
         ),
+        ("google", "http://[place_id?x=1", platforms.GOOGLE_PLACE_ID_INVALID),
+        ("google", "ChIJ<script>alert(1)</script>", platforms.GOOGLE_PLACE_ID_INVALID),
     ],
 )
 def test_it_rejects_malformed_identifiers_with_the_reason(
@@ -232,3 +247,59 @@ def test_a_fifth_platform_is_one_registry_entry(monkeypatch) -> None:
     monkeypatch.setitem(PLATFORMS, "yelp", yelp)
     assert get_platform("yelp").actor_id("reviews") == "someone/yelp-reviews"
     assert get_platform("yelp").normalise("ChIJN1t_tDeuEmsRUsoyG83frY4").key.startswith("ChIJ")
+
+
+def unsafe(char: str) -> str:
+    return url_identifiers.URL_UNSAFE_CHARACTER.format(char=repr(char))
+
+
+@pytest.mark.parametrize(
+    ("platform", "raw", "reason"),
+    [
+        ("facebook", "https://www.facebook.com/<script>alert(1)</script>", unsafe("<")),
+        ("facebook", "https://www.facebook.com/joes%3Cscript%3E", unsafe("<")),  # encoded
+        ("facebook", "https://www.facebook.com/jo es", unsafe(" ")),
+        ("facebook", "https://www.facebook.com/jo%0Aes", unsafe("\n")),
+        ("facebook", "https://www.facebook.com/joes\x00", unsafe("\x00")),
+        ("facebook", "https://www.facebook.com/jo\u202eseo", unsafe("\u202e")),  # bidi override
+        ("facebook", "https://www.facebook.com/joes?ref='x'", unsafe("'")),
+        ("facebook", "https://evil.com\\@facebook.com/joes", unsafe("\\")),
+        ("facebook", "javascript:alert(1)", platforms.URL_SCHEME_INVALID),
+        ("facebook", "javascript://facebook.com/%0Aalert(1)", platforms.URL_SCHEME_INVALID),
+        ("facebook", "data:text/html,hi", platforms.URL_SCHEME_INVALID),
+        ("facebook", "https://facebook.com@evil.com/x", url_identifiers.URL_USERINFO),
+        ("facebook", "https://user:pw@facebook.com/joes", url_identifiers.URL_USERINFO),
+        (
+            "facebook",
+            "https://facebook.com.evil.com/joes",
+            platforms.URL_INVALID.format(platform="Facebook"),
+        ),
+        (
+            "facebook",
+            "https://[facebook.com/joes",
+            platforms.URL_INVALID.format(platform="Facebook"),
+        ),
+        (
+            "tripadvisor",
+            "https://www.tripadvisor.com.evl/Hotel_Review-g1-d2-Reviews-X.html",
+            platforms.URL_INVALID.format(platform="TripAdvisor"),
+        ),
+        (
+            "tripadvisor",
+            'https://www.tripadvisor.de/Hotel_Review-g1-d2-Reviews-X"onload=x.html',
+            unsafe('"'),
+        ),
+        ("booking", "https://www.booking.com/hotel/fr/`x`.html", unsafe("`")),
+        (
+            "booking",
+            "https://booking.com.evil.com/hotel/fr/x.html",
+            platforms.URL_INVALID.format(platform="Booking"),
+        ),
+    ],
+)
+def test_a_profile_url_is_http_of_the_platforms_host_without_markup(
+    platform: str, raw: str, reason: str
+) -> None:
+    with pytest.raises(IdentifierError) as excinfo:
+        get_platform(platform).normalise(raw)
+    assert str(excinfo.value) == reason

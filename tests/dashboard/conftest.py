@@ -42,13 +42,37 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+# What Chromium logs when the Content-Security-Policy refuses something, and what the page's
+# own listener (REPORT_VIOLATIONS) logs for each `securitypolicyviolation` event.
+CSP_MARKERS = ("Content Security Policy", "Content-Security-Policy", "Refused to")
+# An init script runs before the page's own and is not subject to its policy.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const what = `${event.violatedDirective} ${event.blockedURI}`;
+  console.error(`Content Security Policy violation: ${what}`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser: Browser, live_server) -> Iterator[Page]:
+    """A fresh browser context on the live server; a test fails at teardown if any page it
+    opened broke the Content-Security-Policy (the dashboard must need no exception)."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 860})
+    context.add_init_script(REPORT_VIOLATIONS)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    violations: list[str] = []
+
+    def note(text: str) -> None:
+        if any(marker in text for marker in CSP_MARKERS):
+            violations.append(text)
+
+    context.on("console", lambda message: note(message.text))
+    context.on("weberror", lambda error: note(str(error.error)))
     yield page
     context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

@@ -141,6 +141,30 @@ def test_default_mode_imports_good_rows_and_reports_bad_ones(tmp_path: Path) -> 
     assert rows[0]["raw"].startswith("a,gold,google,")
 
 
+def test_rows_whose_team_id_or_url_breaks_the_rules_are_rejected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "unsafe.csv",
+        HEADER
+        + f'"a b",starter,google,{place_id(1)},space in the team id\n'  # line 2
+        + f"<img>,starter,google,{place_id(2)},markup in the team id\n"  # line 3
+        + "a,starter,facebook,https://www.facebook.com/<script>,markup in the URL\n"  # line 4
+        + "a,starter,facebook,https://facebook.com@evil.com/x,user name before the host\n"
+        + f"a,starter,google,{place_id(3)},ok\n",  # line 6
+    )
+    code, _, message = run(path)
+    assert code == 1 and "4 rows rejected" in message
+    rows = report_rows(tmp_path / "unsafe.csv.errors.csv")
+    assert [(r["line"], r["field"]) for r in rows] == [
+        ("2", "team_id"),
+        ("3", "team_id"),
+        ("4", "external_id"),
+        ("5", "external_id"),
+    ]
+    assert rows[0]["reason"] == importing.services.TEAM_ID_INVALID
+    assert list(Team.objects.values_list("team_id", flat=True)) == ["a"]
+    assert Business.objects.count() == 1
+
+
 def test_strict_with_a_bad_row_writes_nothing(tmp_path: Path) -> None:
     errors = tmp_path / "report.csv"
     code, _, message = run(bad_csv(tmp_path), "--strict", "--errors", errors)

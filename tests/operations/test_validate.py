@@ -306,6 +306,17 @@ def test_identifier_with_another_key(world: dict) -> None:
     assert run("--team", "alice")[0] == 0
 
 
+def test_a_team_id_stored_before_the_rule_is_reported_not_renamed(world: dict) -> None:
+    Team.objects.create(team_id='"><img src=x>', tier="free")
+
+    (finding,) = only_failure("identifiers")
+    assert finding["ids"] == {"team": '"><img src=x>'}
+    assert "invalid team id" in finding["message"] and finding["repairable"] is False
+    assert run("--fix")[0] == 1
+    assert Team.objects.filter(team_id='"><img src=x>').exists()
+    assert run("--team", "alice")[0] == 0
+
+
 # --- (8) intervals ---------------------------------------------------------------------------
 
 
