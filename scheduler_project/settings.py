@@ -26,7 +26,7 @@ DEBUG = conf.env_bool(os.environ, "DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=production.DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
-# --- HTTPS and cookies (docs/operations.md "Production"): off by default so a first run on
+# --- HTTPS and cookies (README "Deploy it"): off by default so a first run on
 # plain http://127.0.0.1 works; the documented production env turns each on.
 SECURE_SSL_REDIRECT = conf.env_bool(os.environ, "SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = conf.env_int(os.environ, "SECURE_HSTS_SECONDS", default=0)
