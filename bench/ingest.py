@@ -95,6 +95,7 @@ def finished_run(fake: Any, snapshot: list[dict], items: list[dict]) -> str:
         actor_id=platform.actor_id("reviews"),
         run_input=platform.batch_input("reviews", targets),
         idempotency_key=f"bench-{len(fake.runs)}",
+        memory_mbytes=platform.run_memory_mbytes("reviews"),
     )
     fake.finish_run(run.run_id, "SUCCEEDED", items, deliver_webhooks=False)
     return run.run_id

@@ -7,6 +7,7 @@ fifth platform is one more `Platform(...)` entry below; no view or service chang
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -62,10 +63,20 @@ class Platform:
     item_key: Callable[[dict], str | None]
     item_id_fields: tuple[str, ...] = ("id",)
     published_at_fields: tuple[str, ...] = ()
+    # scrape type → MB a run requests; unset types take SCHEDULER_RUN_MEMORY_MBYTES.
+    default_memory_mbytes: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def actor_id(self, scrape_type: str) -> str:
         override = conf.get().actor_ids.get(f"{self.name}.{scrape_type}")
         return override or self.default_actor_ids[scrape_type]
+
+    def run_memory_mbytes(self, scrape_type: str) -> int:
+        """The memory one run of this platform and scrape type requests (what it holds of the
+        account's memory limit while it runs): SCHEDULER_RUN_MEMORY ("google.reviews=4096"),
+        else the registry's, else SCHEDULER_RUN_MEMORY_MBYTES."""
+        settings = conf.get()
+        override = settings.run_memory.get(f"{self.name}.{scrape_type}")
+        return override or self.default_memory_mbytes.get(scrape_type) or settings.run_memory_mbytes
 
     @property
     def capacity(self) -> int:

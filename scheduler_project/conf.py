@@ -39,9 +39,11 @@ class SchedulerSettings:
             "enterprise": 6 * 60,
         }
     )
-    # Over the registry's: platform → batch capacity, "google.reviews" → actor id.
+    # Over the registry's: platform → batch capacity, "google.reviews" → actor id, and
+    # "google.reviews" → the memory (MB) its runs request.
     capacity: dict[str, int] = field(default_factory=dict)
     actor_ids: dict[str, str] = field(default_factory=dict)
+    run_memory: dict[str, int] = field(default_factory=dict)
     max_reviews_per_business: int = 50
     stagger_step_minutes: int = 5
     catchup_window_seconds: int = 600

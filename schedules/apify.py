@@ -49,7 +49,9 @@ def run_webhook(idempotency_key: str) -> dict:
     }
 
 
-def actor_run_start(*, actor_id: str, run_input: dict, idempotency_key: str) -> StartedRun:
+def actor_run_start(
+    *, actor_id: str, run_input: dict, idempotency_key: str, memory_mbytes: int
+) -> StartedRun:
     """Start an actor run with our webhook; 429/5xx are retried by the client."""
     try:
         run = (
@@ -58,7 +60,7 @@ def actor_run_start(*, actor_id: str, run_input: dict, idempotency_key: str) -> 
             .start(
                 run_input=run_input,
                 webhooks=[run_webhook(idempotency_key)],
-                memory_mbytes=conf.get().run_memory_mbytes,
+                memory_mbytes=memory_mbytes,
                 run_timeout=timedelta(seconds=conf.get().run_timeout_seconds),
             )
         )

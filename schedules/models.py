@@ -210,6 +210,9 @@ class Execution(models.Model):
     actor_id = models.CharField(max_length=200, blank=True)
     apify_run_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     apify_dataset_id = models.CharField(max_length=64, blank=True)
+    requested_memory_mbytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Memory the run requested: what it holds of the account."
+    )
     business_snapshot = models.JSONField(
         default=list,
         blank=True,

@@ -73,6 +73,7 @@ class ExecutionDetailOutputSerializer(ExecutionOutputSerializer):
             *ExecutionOutputSerializer.Meta.fields,
             "actor_id",
             "apify_dataset_id",
+            "requested_memory_mbytes",
             "start_attempts",
             "lease_expires_at",
             "run_abort_pending",

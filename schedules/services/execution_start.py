@@ -100,11 +100,13 @@ def _start_run(execution: Execution, fence: dict) -> str | None:
         for s in execution.business_snapshot
     ]
     actor_id = platform.actor_id(execution.scrape_type)
+    memory = platform.run_memory_mbytes(execution.scrape_type)
     try:
         run = apify.actor_run_start(
             actor_id=actor_id,
             run_input=platform.batch_input(execution.scrape_type, targets),
             idempotency_key=str(execution.id),
+            memory_mbytes=memory,
         )
     except apify.ApifyStartError as exc:
         logger.warning("start of %s failed: %s", execution_id, exc, extra={"action": "start"})
@@ -119,6 +121,7 @@ def _start_run(execution: Execution, fence: dict) -> str | None:
         actor_id=actor_id,
         apify_run_id=run.run_id,
         apify_dataset_id=run.dataset_id,
+        requested_memory_mbytes=memory,
         started_at=db_now(),
         lease_expires_at=None,
     )

@@ -87,7 +87,9 @@ def test_the_webhook_of_the_scheduler_arrives_with_its_secret_header(
     settings.WEBHOOK_BASE_URL = receiver.url.removesuffix("/api/v1/webhooks/apify/")
     settings.APIFY_WEBHOOK_SECRET = "s3cret-from-settings"
 
-    started = actor_run_start(actor_id=ACTOR, run_input=reviews_input(), idempotency_key="e-1")
+    started = actor_run_start(
+        actor_id=ACTOR, run_input=reviews_input(), idempotency_key="e-1", memory_mbytes=1024
+    )
 
     ((headers, payload),) = receiver.wait_for(1)
     run = sandbox.runs[started.run_id]

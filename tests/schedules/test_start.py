@@ -67,6 +67,7 @@ def test_start_sends_the_batch_input_and_our_webhook(
     assert [(s["business_id"], s["team_id"]) for s in execution.business_snapshot] == [
         (b.id, b.team_id) for b in businesses
     ]
+    assert execution.requested_memory_mbytes == 1024
 
 
 def test_a_start_retried_after_429s_succeeds(fake_apify: FakeApify, alice: Team) -> None:
@@ -186,3 +187,19 @@ def test_a_refused_start_is_not_retried(fake_apify: FakeApify, alice: Team, stat
     fake_apify.fail_next(status)
     assert execution_start(execution_id=execution.id) == ExecutionState.FAILED
     assert len(_run_starts(fake_apify)) == 1
+
+
+def test_a_platform_and_scrape_type_may_request_its_own_memory(
+    fake_apify: FakeApify, alice: Team, settings
+) -> None:
+    """SCHEDULER_RUN_MEMORY ("google.reviews=4096") sizes one kind of run; the execution
+    records what its run requested (what it holds of the account's memory)."""
+    settings.SCHEDULER_RUN_MEMORY = {"google.reviews": 4096}
+    register_google(alice, 1)
+    execution = _dispatch_reviews_batch()
+    assert execution_start(execution_id=execution.id) == ExecutionState.RUNNING
+    (request,) = _run_starts(fake_apify)
+    assert request.query["memory"] == "4096"
+    execution.refresh_from_db()
+    assert execution.requested_memory_mbytes == 4096
+    assert fake_apify.runs[execution.apify_run_id].options["memoryMbytes"] == 4096
