@@ -6,8 +6,13 @@ requests and finishes runs when a test says so). Everything the real API would r
 here, for both: a wrong token, bad gzip or JSON, an actor id with `/` instead of `~`, bad
 `webhooks`, a memory that is not a power of two, bodies over 9 MB. Standard library only.
 
-Subclasses adapt it through four hooks, all no-ops here: `_received` (every request, decoded or
-not), `_admit` (may refuse a request before authentication), `_run_created` and `_run_aborted`."""
+It also models the account (`apify_sandbox.account`): a start that would pass the plan's memory,
+concurrent-run or monthly-usage limit is refused with the API's 402, and `GET /v2/users/me/limits`
+reports limits and live usage, so the scheduler's admission control is tested for real.
+
+Subclasses adapt it through five hooks, all no-ops here: `_received` (every request, decoded or
+not), `_admit` (may refuse a request before authentication), `_run_created`, `_run_aborted` and
+`_start_refused`."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from apify_sandbox.account import UNLIMITED, Account, AccountControls, Ledger
 from apify_sandbox.runs import TERMINAL_EVENT, ApiError, RecordedRequest, SandboxRun, apify_id
 from apify_sandbox.webhooks import decode_webhooks
 
@@ -32,19 +38,30 @@ JSON_TYPE = "application/json; charset=utf-8"
 Response = tuple[int, Any, dict[str, str]]  # status, JSON payload, extra headers
 
 
-class ApifyServer:
+class ApifyServer(AccountControls):
     """Threaded HTTP server of the API subset; pass `url` as `api_url` to ApifyClient."""
 
-    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_memory_mbytes: int = UNLIMITED["max_memory_mbytes"],
+        max_concurrent_runs: int = UNLIMITED["max_concurrent_runs"],
+        max_monthly_usage_usd: float = UNLIMITED["max_monthly_usage_usd"],
+    ) -> None:
         self.token = token
         self.user_id = apify_id()
         self.runs: dict[str, SandboxRun] = {}
-        self._lock = threading.RLock()  # guards runs and subclasses' shared state
+        self._ledger = Ledger(
+            Account(int(max_memory_mbytes), int(max_concurrent_runs), max_monthly_usage_usd)
+        )
+        self._lock = threading.RLock()  # guards runs, the ledger and subclasses' shared state
         self._changed = threading.Condition(self._lock)  # notified when a run changes status
         self._closing = False
         self._act_ids: dict[str, str] = {}
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True  # an open keep-alive connection never blocks stop()
+        self._server = _Server((host, port), _Handler)
         self._server.api = self  # type: ignore[attr-defined]
         shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.url = f"http://{shown}:{self._server.server_address[1]}"
@@ -84,6 +101,9 @@ class ApifyServer:
     def _run_aborted(self, run: SandboxRun) -> None:
         """Called after a running run was aborted, outside the lock."""
 
+    def _start_refused(self, req: RecordedRequest, error: ApiError) -> None:
+        """Called after a start was refused for the account's limits (402), outside the lock."""
+
     # --- state changes shared by subclasses ----------------------------------------------------
 
     def _complete(
@@ -98,9 +118,14 @@ class ApifyServer:
             raise ValueError(f"{status!r} is not one of {sorted(TERMINAL_EVENT)}")
         with self._changed:
             run = self.runs[run_id]
+            live, billed = run.status not in TERMINAL_EVENT, run.cost()
             run.status, run.finished_at = status, datetime.now(UTC)
             run.items = run.items if items is None else list(items)
             run.status_message = message or run.status_message
+            if live:
+                self._ledger.release(run, run.cost())
+            else:  # finished again (a test's choice): bill the new figures instead
+                self._ledger.rebill(billed, run.cost())
             self._changed.notify_all()
             return run
 
@@ -143,10 +168,15 @@ class ApifyServer:
             options=options,
         )
         run.webhook_ids = [apify_id() for _ in run.webhooks]
-        with self._lock:
-            run.act_id = self._act_ids.setdefault(actor_id, run.act_id)  # one per actor name
-            self.runs[run.id] = run
-            data = run.to_json(self.user_id)
+        try:
+            with self._lock:  # admission and storing in one step: never over-admits
+                self._ledger.hold(run)
+                run.act_id = self._act_ids.setdefault(actor_id, run.act_id)  # one per actor
+                self.runs[run.id] = run
+                data = run.to_json(self.user_id)
+        except ApiError as exc:
+            self._start_refused(req, exc)
+            raise
         self._run_created(run)
         return 201, {"data": data}, {"Location": f"{self.url}/v2/actor-runs/{run.id}"}
 
@@ -173,11 +203,27 @@ class ApifyServer:
             aborted = run.status not in TERMINAL_EVENT
             if aborted:
                 run.status, run.finished_at = "ABORTED", datetime.now(UTC)
+                self._ledger.release(run, run.cost())
                 self._changed.notify_all()
             data = run.to_json(self.user_id)
         if aborted:
             self._run_aborted(run)
         return 200, {"data": data}, {}
+
+    def _user(self, user_id: str) -> None:
+        if user_id not in ("me", self.user_id):
+            raise ApiError(404, "record-not-found", "User was not found")
+
+    def _get_user(self, _req: RecordedRequest, user_id: str) -> Response:
+        """`GET /v2/users/me`: just enough of the private user info for `user().get()`."""
+        self._user(user_id)
+        return 200, {"data": {"id": self.user_id, "username": "sandbox", "isPaying": True}}, {}
+
+    def _get_limits(self, _req: RecordedRequest, user_id: str) -> Response:
+        """`GET /v2/users/me/limits`: the plan's limits and the account's live usage."""
+        self._user(user_id)
+        with self._lock:
+            return 200, {"data": self._ledger.limits_json(len(self._act_ids))}, {}
 
     def _run_items(self, req: RecordedRequest, run_id: str) -> Response:
         with self._lock:
@@ -220,6 +266,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
     ("GET", re.compile(r"/v2/actor-runs/([^/]+)/dataset/items"), ApifyServer._run_items),
     ("GET", re.compile(r"/v2/datasets/([^/]+)"), ApifyServer._get_dataset),
     ("GET", re.compile(r"/v2/datasets/([^/]+)/items"), ApifyServer._dataset_items),
+    ("GET", re.compile(r"/v2/users/([^/]+)"), ApifyServer._get_user),
+    ("GET", re.compile(r"/v2/users/([^/]+)/limits"), ApifyServer._get_limits),
 ]
 
 
@@ -228,6 +276,11 @@ def _int_param(query: dict[str, str], name: str, default: int) -> int:
     if not (value.isascii() and value.isdigit()):
         raise ApiError(400, "invalid-parameter", f"{name!r} must be a non-negative integer")
     return int(value)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # an open keep-alive connection never blocks stop()
+    request_queue_size = 128  # a burst of concurrent starts is not dropped at connect (5)
 
 
 class _Handler(BaseHTTPRequestHandler):

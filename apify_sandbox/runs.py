@@ -21,6 +21,31 @@ COMPUTE_UNIT_USD = 0.4
 DATASET_WRITE_USD = 0.0005
 
 
+@dataclass(frozen=True)
+class RunCost:
+    """A run's billed usage, as `usage` / `usageUsd` / `usageTotalUsd` report it."""
+
+    seconds: float
+    compute_units: float
+    compute_usd: float
+    writes_usd: float
+    total_usd: float
+
+
+def compute_units(memory_mbytes: float, seconds: float) -> float:
+    """Apify bills 1 compute unit per GB-hour of run memory."""
+    return memory_mbytes / 1024 * seconds / 3600
+
+
+def run_cost(memory_mbytes: int, seconds: float, item_count: int) -> RunCost:
+    """Compute units and USD of a run that held `memory_mbytes` for `seconds` and wrote
+    `item_count` dataset items (rounded like the API's figures)."""
+    units = round(compute_units(memory_mbytes, seconds), 6)
+    compute_usd = round(units * COMPUTE_UNIT_USD, 6)
+    writes_usd = round(item_count * DATASET_WRITE_USD, 6)
+    return RunCost(seconds, units, compute_usd, writes_usd, round(compute_usd + writes_usd, 6))
+
+
 def apify_id() -> str:
     """A random 17-character alphanumeric id, shaped like Apify's."""
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(17))
@@ -73,6 +98,14 @@ class SandboxRun:
         """The actor id as callers write it ("user/name"), whatever the path used."""
         return self.actor_id.replace("~", "/")
 
+    def cost(self) -> RunCost | None:
+        """What the finished run was billed (None while it runs): the one pricing rule that the
+        Run object and the account's monthly usage share."""
+        if self.finished_at is None:
+            return None
+        seconds = max((self.finished_at - self.started_at).total_seconds(), 0.001)
+        return run_cost(self.options["memoryMbytes"], seconds, len(self.items))
+
     def to_json(self, user_id: str) -> dict[str, Any]:
         """The Run object as the API returns it (passes apify-client's pydantic `Run`)."""
         run: dict[str, Any] = {
@@ -92,16 +125,22 @@ class SandboxRun:
         }
         if self.status_message:
             run["statusMessage"] = self.status_message
-        if self.finished_at is not None:
-            sec = max((self.finished_at - self.started_at).total_seconds(), 0.001)
-            units = round(sec * self.options["memoryMbytes"] / 1024 / 3600, 6)
-            run["stats"] = dict(runTimeSecs=sec, durationMillis=int(sec * 1e3), computeUnits=units)
+        if (cost := self.cost()) is not None:
+            run["stats"] = dict(
+                runTimeSecs=cost.seconds,
+                durationMillis=int(cost.seconds * 1e3),
+                computeUnits=cost.compute_units,
+            )
             run["exitCode"] = 0 if self.status == "SUCCEEDED" else 1
-            compute_usd = round(units * COMPUTE_UNIT_USD, 6)
-            writes_usd = round(len(self.items) * DATASET_WRITE_USD, 6)
-            run["usageTotalUsd"] = round(compute_usd + writes_usd, 6)
-            run["usageUsd"] = {"ACTOR_COMPUTE_UNITS": compute_usd, "DATASET_WRITES": writes_usd}
-            run["usage"] = {"ACTOR_COMPUTE_UNITS": units, "DATASET_WRITES": len(self.items)}
+            run["usageTotalUsd"] = cost.total_usd
+            run["usageUsd"] = {
+                "ACTOR_COMPUTE_UNITS": cost.compute_usd,
+                "DATASET_WRITES": cost.writes_usd,
+            }
+            run["usage"] = {
+                "ACTOR_COMPUTE_UNITS": cost.compute_units,
+                "DATASET_WRITES": len(self.items),
+            }
         return run
 
     def dataset_json(self, user_id: str) -> dict[str, Any]:

@@ -6,6 +6,8 @@ a started run finishes after `delay` seconds with plausible dataset items for it
 (`apify_sandbox.items`), and its ad-hoc webhooks are POSTed with Apify's payload and headers,
 retried on failure. Knobs inject the platform's bad days: failed runs, error items, duplicate or
 lost webhooks, 429s. Every random choice comes from `seed`, so a demo or a test replays the same.
+Its account behaves like a small paid plan (32 GB, 32 concurrent runs): a start beyond it is
+refused with the API's 402, as a real account would refuse it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from apify_sandbox import items as item_factory
+from apify_sandbox.account import SMALL_PLAN
 from apify_sandbox.core import ApifyServer
 from apify_sandbox.runs import TERMINAL_EVENT, ApiError, RecordedRequest, SandboxRun, apify_id
 from apify_sandbox.webhooks import Delivery, Dispatch, dispatches_for, post
@@ -63,6 +66,9 @@ class Sandbox(ApifyServer):
         rate_limit_rate: float = 0.0,
         webhook_retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
         webhook_timeout: float = 30.0,
+        max_memory_mbytes: int = SMALL_PLAN["max_memory_mbytes"],
+        max_concurrent_runs: int = SMALL_PLAN["max_concurrent_runs"],
+        max_monthly_usage_usd: float = SMALL_PLAN["max_monthly_usage_usd"],
         log: Callable[[str], None] | None = None,
     ) -> None:
         rates = {
@@ -77,7 +83,14 @@ class Sandbox(ApifyServer):
                 raise ValueError(f"{name} must be between 0 and 1, not {rate}")
         if delay < 0:
             raise ValueError(f"delay must be 0 or more seconds, not {delay}")
-        super().__init__(token, host=host, port=port)
+        super().__init__(
+            token,
+            host=host,
+            port=port,
+            max_memory_mbytes=max_memory_mbytes,
+            max_concurrent_runs=max_concurrent_runs,
+            max_monthly_usage_usd=max_monthly_usage_usd,
+        )
         self.delay, self.seed = delay, seed
         self.failure_rate, self.error_item_rate = failure_rate, error_item_rate
         self.duplicate_webhook_rate, self.lost_webhook_rate = (
@@ -126,6 +139,15 @@ class Sandbox(ApifyServer):
         if limited:
             self._log(f"429 rate-limit-exceeded for {req.method} {req.path}")
             raise ApiError(429, "rate-limit-exceeded", RATE_LIMIT_MESSAGE)
+
+    def _start_refused(self, req: RecordedRequest, error: ApiError) -> None:
+        status, kind, _message = error.args
+        if status == 402:
+            usage = self.usage()
+            self._log(
+                f"{status} {kind} for {req.path}: {usage.memory_mbytes} MB and "
+                f"{usage.runs} run(s) in use"
+            )
 
     def _run_created(self, run: SandboxRun) -> None:
         plan = self._plan(run)

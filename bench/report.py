@@ -151,6 +151,45 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
             ),
         ],
     ),
+    "capacity": (
+        ["capacity.py"],  # a 500-batch peak on a 32-run account, with admission and without
+        [
+            Figure(
+                "capacity: starts refused (402), admission off",
+                r"^starts refused \(402\)\s*\|[^|]*\|\s*([\d,.]+)",
+                higher_is_better=False,
+            ),
+            Figure(
+                "capacity: starts refused (402), admission on",
+                r"^starts refused \(402\)\s*\|\s*([\d,.]+)",
+                0,
+                higher_is_better=False,
+                baseline="capacity: starts refused (402), admission off",
+            ),
+            Figure(
+                "capacity: account full while work waited (%)",
+                r"^account full while work waited \(%\)\s*\|\s*([\d,.]+)",
+                95,
+            ),
+            Figure(
+                "capacity: drain time / ideal",
+                r"^drain / ideal\s*\|\s*([\d,.]+)",
+                1.10,
+                higher_is_better=False,
+            ),
+            Figure(
+                "Apify runs per day, 10,000 businesses, one schedule each",
+                r"^Apify runs per day\s*\|[^|]*\|\s*([\d,.]+)",
+                higher_is_better=False,
+            ),
+            Figure(
+                "Apify runs per day, 10,000 businesses in batches",
+                r"^Apify runs per day\s*\|\s*([\d,.]+)",
+                higher_is_better=False,
+                baseline="Apify runs per day, 10,000 businesses, one schedule each",
+            ),
+        ],
+    ),
 }
 NOT_MEASURED: list[str] = []
 

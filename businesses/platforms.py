@@ -65,6 +65,9 @@ class Platform:
     published_at_fields: tuple[str, ...] = ()
     # scrape type → MB a run requests; unset types take SCHEDULER_RUN_MEMORY_MBYTES.
     default_memory_mbytes: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # The reviews actor's "only reviews newer than" input field (an ISO date, YYYY-MM-DD,
+    # UTC), so a run asks only for what is new; None where the actor takes no such bound.
+    newer_than_field: str | None = None
 
     def actor_id(self, scrape_type: str) -> str:
         override = conf.get().actor_ids.get(f"{self.name}.{scrape_type}")
@@ -82,9 +85,22 @@ class Platform:
     def capacity(self) -> int:
         return int(conf.get().capacity.get(self.name, self.default_capacity))
 
-    def batch_input(self, scrape_type: str, targets: Sequence[Target]) -> dict:
-        """Actor input that scrapes every target in ONE run."""
-        return self.build_input(scrape_type, targets, conf.get().max_reviews_per_business)
+    def batch_input(
+        self, scrape_type: str, targets: Sequence[Target], newer_than: datetime | None = None
+    ) -> dict:
+        """Actor input that scrapes every target in ONE run. A place several businesses track
+        (two teams, one place) is sent once: attribution gives its items to each of them, and
+        per-run caps count places, not businesses. `newer_than` bounds a reviews run where the
+        actor takes a bound (the date is floored: the run's overlap absorbs the rounding)."""
+        places: dict[str, Target] = {}
+        for target in targets:
+            places.setdefault(target.key, target)  # the first business of each place
+        run_input = self.build_input(
+            scrape_type, list(places.values()), conf.get().max_reviews_per_business
+        )
+        if newer_than and self.newer_than_field and scrape_type == ScrapeType.REVIEWS:
+            run_input[self.newer_than_field] = newer_than.astimezone(UTC).date().isoformat()
+        return run_input
 
     def single_input(self, scrape_type: str, target: Target) -> dict:
         """Actor input for a single-business (retry) run."""
@@ -315,6 +331,7 @@ PLATFORMS: dict[str, Platform] = {
             item_key=google_item_key,
             item_id_fields=("reviewId",),
             published_at_fields=("publishedAtDate",),
+            newer_than_field="reviewsStartDate",  # APIFY.md §4.1
         ),
         Platform(
             name="facebook",
@@ -328,6 +345,7 @@ PLATFORMS: dict[str, Platform] = {
             build_input=build_facebook_input,
             item_key=facebook_item_key,
             published_at_fields=("date",),
+            newer_than_field=None,  # APIFY.md §4.2 documents no date bound for this actor
         ),
         Platform(
             name="tripadvisor",
@@ -341,6 +359,7 @@ PLATFORMS: dict[str, Platform] = {
             build_input=build_tripadvisor_input,
             item_key=tripadvisor_item_key,
             published_at_fields=("publishedDate",),
+            newer_than_field="lastReviewDate",  # APIFY.md §4.3
         ),
         Platform(
             name="booking",
@@ -354,6 +373,7 @@ PLATFORMS: dict[str, Platform] = {
             build_input=build_booking_input,
             item_key=booking_item_key,
             published_at_fields=("reviewDate",),
+            newer_than_field="cutoffDate",  # APIFY.md §4.4; a lower bound with newest first
         ),
     )
 }

@@ -16,6 +16,7 @@ from django.db.models.functions import Now
 from monitoring.queues import queue_states
 from retry.models import RetryEntry, RetryState
 from scheduler_project import conf
+from schedules.capacity_selectors import businesses_that_fit, capacity_overview
 from schedules.models import Batch, Execution, Heartbeat
 from schedules.services.dispatch_switch import dispatch_switch_get
 from schedules.states import ExecutionState
@@ -46,6 +47,7 @@ class HealthThresholds:
     stuck_executions_critical: int
     webhook_failures_warning: int
     webhook_failures_window_seconds: int
+    capacity_demand_warning: float  # percent of the Apify account's run hours per day
 
     @classmethod
     def from_settings(cls) -> HealthThresholds:
@@ -70,6 +72,11 @@ class HealthInputs:
     queues: dict[str, tuple[int, float | None, bool]] | None = field(default_factory=dict)
     queues_error: str = ""
     tick_seconds: float = 10
+    # The Apify account (SPEC §7): why starts are stopped (monthly usage), the schedules'
+    # demand in percent of its capacity, and how many businesses per tier would still fit.
+    capacity_stop: str = ""
+    capacity_demand_percent: float | None = None
+    capacity_fit: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,27 @@ def _queues(
     )
 
 
+def _capacity(inputs: HealthInputs, t: HealthThresholds) -> Check:
+    name, demand, limit = (
+        "apify_capacity",
+        inputs.capacity_demand_percent,
+        t.capacity_demand_warning,
+    )
+    value = None if demand is None else round(demand, 1)
+    if inputs.capacity_stop:
+        return Check(name, CRITICAL, value, limit, f"Starts are stopped: {inputs.capacity_stop}.")
+    if demand is None:
+        return Check(name, HEALTHY, None, limit, "No demand or no known account limit yet.")
+    if demand <= limit:
+        return Check(name, HEALTHY, value, limit, f"Schedules use {demand:.0f} % of the account.")
+    fit = ", ".join(f"{n} more at {tier}" for tier, n in inputs.capacity_fit.items()) or "none"
+    reason = (
+        f"Schedules need {demand:.0f} % of the Apify account's run hours (over {limit:g} %); "
+        f"businesses that would still fit under it: {fit}."
+    )
+    return Check(name, WARNING, value, limit, reason)
+
+
 def health_status(
     inputs: HealthInputs, thresholds: HealthThresholds | None = None
 ) -> tuple[str, list[Check]]:
@@ -207,6 +235,7 @@ def health_status(
         ),
         _dispatch_switch(inputs.dispatch_paused),
         _queues(inputs.queues, inputs.queues_error, inputs.tick_seconds),
+        _capacity(inputs, t),
     ]
     return worst([c.status for c in checks]), checks
 
@@ -244,7 +273,21 @@ def health_inputs(thresholds: HealthThresholds | None = None) -> HealthInputs:
         dispatch_paused=_dispatch_paused(),
         tick_seconds=conf.get().dispatch_tick_seconds,
         **_queue_inputs(t),
+        **_capacity_inputs(t),
     )
+
+
+def _capacity_inputs(t: HealthThresholds) -> dict:
+    overview = capacity_overview()
+    demand = overview.demand_percent
+    over = demand is not None and demand > t.capacity_demand_warning
+    return {
+        "capacity_stop": overview.stop_reason,
+        "capacity_demand_percent": demand,
+        "capacity_fit": (
+            businesses_that_fit(overview, share=t.capacity_demand_warning / 100) if over else {}
+        ),
+    }
 
 
 def _queue_inputs(t: HealthThresholds) -> dict:

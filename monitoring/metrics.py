@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from access.models import AuditEvent
 from businesses.platforms import PLATFORMS
 from retry.models import RetryEntry, RetryState
+from schedules.capacity_selectors import capacity_overview
 from schedules.models import Batch, BatchStatus, Execution, Trigger
 from schedules.services.reconcile import NEXT_RUN_REPAIR
 from schedules.states import ExecutionState
@@ -269,6 +270,8 @@ class SchedulerCollector(Collector):
             value=snap["apify"]["cost_today_usd"],
         )
 
+        yield from _capacity_gauges()
+
         yield CounterMetricFamily(
             "scheduler_next_run_repairs",
             "Batches whose out-of-range next_run_at the reconcile tick moved back to their grid.",
@@ -278,6 +281,30 @@ class SchedulerCollector(Collector):
     def describe(self) -> list:
         # Nothing to describe up front: registering must not query the database.
         return []
+
+
+CAPACITY_GAUGES = {
+    "memory_mbytes_limit": "Memory (MB) our Apify runs may hold (account limit, lowered).",
+    "memory_mbytes_in_use": "Memory (MB) requested by our starting and running executions.",
+    "runs_limit": "Concurrent Apify runs we may hold.",
+    "runs_in_use": "Our starting and running executions.",
+    "waiting_executions": "Pending executions waiting for Apify capacity.",
+    "oldest_waiting_seconds": "Seconds the oldest execution has waited for capacity.",
+    "monthly_usage_usd": "The Apify account's usage this month (USD).",
+    "monthly_limit_usd": "The Apify account's monthly usage limit (USD).",
+    "demand_run_hours_per_day": "Run hours per day the active schedules need.",
+    "capacity_run_hours_per_day": "Run hours per day the account's budget allows.",
+    "limits_age_seconds": "Age of the Apify account figures admission uses.",
+    "refusals": "402 answers to our starts (all time).",
+}
+
+
+def _capacity_gauges() -> Iterator[Metric]:
+    """`scheduler_apify_<field>` for the capacity overview; unknown values are left out."""
+    overview = capacity_overview().as_dict()
+    for name, doc in CAPACITY_GAUGES.items():
+        if overview[name] is not None:
+            yield GaugeMetricFamily(f"scheduler_apify_{name}", doc, value=float(overview[name]))
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -131,6 +131,11 @@ ERRORS = {
     404: OpenApiResponse(_DETAIL, description="No such object in this scope."),
 }
 CONFLICT = {409: OpenApiResponse(_DETAIL, description="The object's state forbids it now.")}
+DUPLICATE = {
+    409: OpenApiResponse(
+        OpenApiTypes.OBJECT, description='It exists already: `{"field": ["reason"]}`.'
+    )
+}
 
 
 def page_of(name: str, serializer: serializers.BaseSerializer) -> serializers.Serializer:

@@ -54,8 +54,27 @@ class SchedulerSettings:
     run_timeout_seconds: int = 3600
     run_memory_mbytes: int = 1024
     run_grace_seconds: int = 600  # a run `running` this long past its timeout is asked about
+    # A reviews run asks only for reviews newer than its batch's oldest last success minus
+    # this overlap (late-indexed reviews, clock skew, the actor's date rounding).
+    newer_than_overlap_hours: int = field(default=48, metadata={"min": 0})
     reconcile_tick_seconds: int = 60
     webhook_requeue_seconds: int = 120  # a callback unprocessed this long is enqueued again
+    # Account capacity (SPEC §7): admission of starts into the Apify account's limits.
+    # Ours may lower the account's (0 = the account's own limit).
+    apify_max_memory_mbytes: int = field(
+        default=0, metadata={"env": "APIFY_MAX_MEMORY_MBYTES", "min": 0}
+    )
+    apify_max_concurrent_runs: int = field(
+        default=0, metadata={"env": "APIFY_MAX_CONCURRENT_RUNS", "min": 0}
+    )
+    capacity_admission: bool = True  # off only to measure the world without it (bench)
+    capacity_refresh_seconds: int = field(default=30, metadata={"min": 5})
+    capacity_refusal_hold_seconds: float = field(default=5.0, metadata={"min": 0})
+    capacity_rate_limit_hold_seconds: float = field(default=30.0, metadata={"min": 0})
+    capacity_admit_chunk: int = field(default=200, metadata={"min": 1})
+    retry_capacity_share: float = field(default=0.25, metadata={"min": 0})
+    monthly_usage_headroom_usd: float = field(default=1.0, metadata={"min": 0})
+    health_capacity_demand_warning: float = 80.0  # percent of the account's run hours per day
     # Retry (SPEC §3 Failure and retry)
     retry_delays_minutes: tuple[int, ...] = (5, 15, 45)
     retry_max_attempts: int = 3
@@ -146,10 +165,13 @@ def parse(name: str, raw: str, type_name: str) -> Any:
 
 
 def check_choice(name: str, value: object) -> None:
-    """A knob with a fixed vocabulary (SCHEDULER_ENV) takes nothing else."""
-    choices = KNOBS[name].metadata.get("choices")
+    """A knob with a fixed vocabulary (SCHEDULER_ENV) or a floor takes nothing else."""
+    metadata = KNOBS[name].metadata
+    choices = metadata.get("choices")
     if choices and value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    if "min" in metadata and value < metadata["min"]:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {metadata['min']}.")
 
 
 def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:

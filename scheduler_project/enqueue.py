@@ -48,6 +48,20 @@ def executions_enqueue_start(execution_ids: Sequence[UUID | str]) -> None:
         transaction.on_commit(lambda: _publish_starts(ids))
 
 
+def _publish_admission(countdown: float) -> None:
+    try:
+        app.send_task(task_names.ADMIT, countdown=countdown or None)
+    except Exception:
+        # Nothing is lost: the dispatch tick asks for an admission round while work waits.
+        logger.exception("could not publish an admission round", extra={"action": "enqueue"})
+
+
+def capacity_enqueue_admission(*, countdown: float = 0) -> None:
+    """Ask a start worker for an admission round once the current transaction has committed
+    (a run ended, limits rose, a hold runs out in `countdown` seconds)."""
+    transaction.on_commit(lambda: _publish_admission(countdown))
+
+
 def callback_enqueue_processing(event_id: int) -> None:
     """Process a stored callback once the current transaction has committed.
 

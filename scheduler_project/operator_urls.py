@@ -6,6 +6,7 @@ from django.urls import path
 from access import apis as access_apis
 from businesses.apis import operators as team_apis
 from monitoring import apis as monitoring_apis
+from monitoring import capacity_apis
 from retry import apis as retry_apis
 from schedules.apis import batches, dispatch, executions
 
@@ -82,6 +83,7 @@ urlpatterns = [
     path("audit-log/", access_apis.AuditLogApi.as_view(), name="admin-audit-log"),
     path("health/", monitoring_apis.HealthApi.as_view(), name="admin-health"),
     path("metrics/", monitoring_apis.MetricsApi.as_view(), name="admin-metrics"),
+    path("capacity/", capacity_apis.CapacityApi.as_view(), name="admin-capacity"),
     path("dispatch/", dispatch.DispatchSwitchApi.as_view(), name="admin-dispatch"),
     path("dispatch/pause/", dispatch.DispatchPauseApi.as_view(), name="admin-dispatch-pause"),
     path("dispatch/resume/", dispatch.DispatchResumeApi.as_view(), name="admin-dispatch-resume"),

@@ -9,6 +9,8 @@ migration of those (sync_system_schedules rewrites the rows).
 
 DISPATCH = "schedules.tasks.dispatch"
 START = "schedules.tasks.executions_start"
+ADMIT = "schedules.tasks.admit"  # admit what fits of the waiting queue (a run ended, room came)
+CAPACITY_REFRESH = "schedules.tasks.capacity_refresh"
 INGEST_CALLBACK = "schedules.tasks.ingest_callback"
 START_DUE_RETRIES = "schedules.tasks.start_due_retries"
 RECONCILE = "schedules.tasks.reconcile"
@@ -20,8 +22,8 @@ RETRY_CLEANUP = "retry.tasks.cleanup"
 # a slow Apify making starts pile up) never delays another (the dispatch tick, callbacks).
 QUEUES: dict[str, list[str]] = {
     "dispatch": [DISPATCH, EXPIRE_CUSTOM_INTERVALS],
-    "start": [START],
+    "start": [START, ADMIT],
     "ingest": [INGEST_CALLBACK],
     "retry": [START_DUE_RETRIES],
-    "maintenance": [RECONCILE, RETRY_CLEANUP, PRUNE_HISTORY],
+    "maintenance": [RECONCILE, RETRY_CLEANUP, PRUNE_HISTORY, CAPACITY_REFRESH],
 }

@@ -5,7 +5,9 @@ from django.http import HttpRequest
 from access.admin_mixins import ReadOnlyAdmin, admin_actor
 from scheduler_project.errors import ConflictError
 from schedules.models import (
+    ApifyAccount,
     Batch,
+    CapacitySample,
     DispatchSwitch,
     Execution,
     Heartbeat,
@@ -176,6 +178,38 @@ class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("name", "kind", "last_seen_at")
     list_filter = ("kind",)
     search_fields = ("name",)
+
+
+@admin.register(ApifyAccount)
+class ApifyAccountAdmin(ReadOnlyAdmin):
+    """Read-only: admission writes it (limits read from Apify, refusals); operators read it
+    here, on the dashboard and at /api/v1/admin/capacity/."""
+
+    list_display = (
+        "__str__",
+        "memory_limit_mbytes",
+        "runs_limit",
+        "external_runs",
+        "monthly_usage_usd",
+        "monthly_limit_usd",
+        "refreshed_at",
+        "refusals",
+        "hold_until",
+    )
+
+
+@admin.register(CapacitySample)
+class CapacitySampleAdmin(ReadOnlyAdmin):
+    list_display = (
+        "at",
+        "runs_in_use",
+        "runs_limit",
+        "memory_mbytes_in_use",
+        "memory_mbytes_limit",
+        "waiting_executions",
+        "oldest_waiting_seconds",
+    )
+    date_hierarchy = "at"
 
 
 @admin.register(UnmatchedItem)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from apify_client import ApifyClient
+from apify_client.errors import ApifyApiError
 from django.conf import settings
 from django.urls import reverse
 
@@ -17,6 +18,21 @@ from webhooks.contract import WEBHOOK_EVENT_TYPES, WEBHOOK_SECRET_HEADER, WEBHOO
 
 class ApifyStartError(Exception):
     """A run could not be started, even after the client's own retries."""
+
+
+class ApifyCapacityRefused(ApifyStartError):
+    """Apify refused the start for the account's limits (402): the run must wait, not fail."""
+
+    def __init__(self, message: str, *, error_type: str, rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.rate_limited = rate_limited  # a 429 left after the client's retries
+
+
+# The 402 types of an account at its limits (APIFY.md §5); a monthly usage limit answers 402
+# too, with a type Apify does not document, so any 402 counts as "wait for room".
+CAPACITY_STATUS = 402
+RATE_LIMIT_STATUS = 429
 
 
 @dataclass(frozen=True)
@@ -64,8 +80,16 @@ def actor_run_start(
                 run_timeout=timedelta(seconds=conf.get().run_timeout_seconds),
             )
         )
+    except ApifyApiError as exc:
+        if exc.status_code in (CAPACITY_STATUS, RATE_LIMIT_STATUS):
+            raise ApifyCapacityRefused(
+                f"{exc.status_code} {exc.type}: {exc.message}",
+                error_type=exc.type or str(exc.status_code),
+                rate_limited=exc.status_code == RATE_LIMIT_STATUS,
+            ) from exc
+        raise ApifyStartError(f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:
-        # ApifyApiError for HTTP answers; transport failures surface as impit's own types.
+        # Transport failures surface as impit's own types.
         raise ApifyStartError(f"{type(exc).__name__}: {exc}") from exc
     return StartedRun(run_id=run.id, dataset_id=run.default_dataset_id or "", status=run.status)
 
@@ -116,3 +140,35 @@ DATASET_PAGE_SIZE = 5000
 def dataset_items(dataset_id: str) -> Iterator[dict]:
     """Every item of a dataset, paged by the client."""
     yield from apify_client().dataset(dataset_id).iterate_items(chunk_size=DATASET_PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class AccountUsage:
+    """The account's limits and what it uses now, as `user().limits()` reports them."""
+
+    memory_limit_mbytes: int
+    runs_limit: int
+    monthly_limit_usd: float
+    monthly_usage_usd: float
+    memory_in_use_mbytes: int
+    runs_in_use: int
+
+
+def account_usage() -> AccountUsage:
+    """Read the account's limits; one attempt, short timeout: the caller keeps the last known
+    figures when Apify does not answer, and asks again at the next refresh."""
+    client = ApifyClient(
+        settings.APIFY_TOKEN or None,
+        api_url=settings.APIFY_API_URL,
+        max_retries=0,
+        timeout_short=timedelta(seconds=5),
+    )
+    account = client.user().limits()
+    return AccountUsage(
+        memory_limit_mbytes=round(account.limits.max_actor_memory_gbytes * 1024),
+        runs_limit=account.limits.max_concurrent_actor_jobs,
+        monthly_limit_usd=account.limits.max_monthly_usage_usd,
+        monthly_usage_usd=account.current.monthly_usage_usd,
+        memory_in_use_mbytes=round(account.current.actor_memory_gbytes * 1024),
+        runs_in_use=account.current.active_actor_job_count,
+    )

@@ -6,9 +6,11 @@ import logging
 
 from celery import shared_task
 
-from scheduler_project import task_names
+from scheduler_project import conf, task_names
+from scheduler_project.enqueue import capacity_enqueue_admission
+from schedules.services.capacity import account_refresh, capacity_sample_record
 from schedules.services.dispatch import dispatch_tick
-from schedules.services.execution_start import execution_start
+from schedules.services.execution_start import execution_start, executions_admit_and_launch
 from schedules.services.ingest import webhook_event_ingest
 from schedules.services.reconcile import (
     batches_repair_next_runs,
@@ -37,6 +39,20 @@ def executions_start(execution_ids: list[str]) -> None:
             # One bad execution must not stop the others of the message; its lease
             # expires and recovery takes it again.
             logger.exception("start of %s crashed", execution_id, extra={"action": "start"})
+
+
+@shared_task(name=task_names.ADMIT, ignore_result=True)
+def admit() -> int:
+    return len(executions_admit_and_launch(limit=conf.get().start_message_size))
+
+
+@shared_task(name=task_names.CAPACITY_REFRESH, ignore_result=True)
+def capacity_refresh() -> dict:
+    """Read the account's limits, draw the minute's chart point, and admit what now fits."""
+    account_refresh()
+    sample = capacity_sample_record()
+    capacity_enqueue_admission()
+    return {"runs_in_use": sample.runs_in_use, "waiting": sample.waiting_executions}
 
 
 @shared_task(name=task_names.RECONCILE, ignore_result=True)

@@ -27,6 +27,7 @@ from businesses.selectors import (
 )
 from businesses.services import business_delete, business_register, business_update, team_upsert
 from scheduler_project.api import (
+    DUPLICATE,
     ERRORS,
     PAGE_PARAMETERS,
     NewestFirstCursorPagination,
@@ -185,7 +186,7 @@ class BusinessListApi(ProductApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: BusinessOutputSerializer, **ERRORS},
+        responses={201: BusinessOutputSerializer, **ERRORS, **DUPLICATE},
         operation_id="team_businesses_create",
         description="Register a business: the answer carries its batch assignments.",
     )

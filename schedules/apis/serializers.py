@@ -18,6 +18,9 @@ class ExecutionOutputSerializer(serializers.ModelSerializer):
     scrape_type = serializers.CharField(help_text=SCRAPE_TYPE_HELP)
     # A number, not DRF's decimal string: dashboards sum it.
     usage_usd = serializers.FloatField(allow_null=True)
+    wait_reason = serializers.CharField(
+        help_text="Why a pending execution has not started: e.g. waiting for Apify capacity."
+    )
 
     class Meta:
         model = Execution
@@ -43,6 +46,8 @@ class ExecutionOutputSerializer(serializers.ModelSerializer):
             "usage_usd",
             "compute_units",
             "error",
+            "wait_reason",
+            "waiting_since",
         ]
 
 

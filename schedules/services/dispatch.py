@@ -18,11 +18,12 @@ from django.db.models import Q
 
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
-from scheduler_project.enqueue import executions_enqueue_start
+from scheduler_project.enqueue import capacity_enqueue_admission, executions_enqueue_start
 from schedules.heartbeats import heartbeat_record
 from schedules.models import Batch, Execution, MisfirePolicy, OverlapPolicy, Trigger
 from schedules.policies import plan_due_slot
 from schedules.services.batches import batches_resume_due_pauses
+from schedules.services.capacity import account_refresh_if_stale
 from schedules.services.dispatch_switch import dispatch_is_paused
 from schedules.services.executions import execution_build, lease_expiry
 from schedules.states import ACTIVE_STATES, ExecutionState, sources_of
@@ -172,6 +173,7 @@ def dispatch_chunk(*, limit: int) -> TickResult:
             error=OVERLAP_CANCELLED,
             run_abort_pending=Q(apify_run_id__isnull=False),
         )
+        capacity_enqueue_admission()
     # ON CONFLICT DO NOTHING: a slot that already has an execution keeps it.
     Execution.objects.bulk_create(executions, ignore_conflicts=True)
     _save_advanced(batches)
@@ -215,6 +217,18 @@ def executions_recover_expired_leases(*, limit: int = 500) -> list:
     return expired
 
 
+def _admission_keepalive() -> None:
+    """Keep the account's figures fresh and, while starts wait, ask for an admission round:
+    a waiting execution has no lease and no message of its own, so room that came without a
+    run ending (limits raised, a hold ran out) is used within a tick."""
+    try:
+        account_refresh_if_stale()
+    except Exception:  # the tick must go on whatever the account read does
+        logger.exception("account refresh failed", extra={"action": "capacity"})
+    if Execution.objects.filter(state=ExecutionState.PENDING, waiting_since__isnull=False).exists():
+        capacity_enqueue_admission()
+
+
 def dispatch_tick(*, chunk_size: int | None = None, max_chunks: int = 1000) -> TickResult:
     """One tick: recover expired leases, then dispatch due batches chunk by chunk until
     none is left (or `max_chunks`, so one tick cannot run forever)."""
@@ -231,6 +245,7 @@ def dispatch_tick(*, chunk_size: int | None = None, max_chunks: int = 1000) -> T
         result.add(chunk)
         if chunk.claimed < chunk_size:
             break
+    _admission_keepalive()
     heartbeat_record("dispatcher", claimed=result.claimed, created=result.created)
     if result.claimed:
         logger.info(

@@ -6,19 +6,19 @@ import logging
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models.functions import Coalesce
 
-from businesses.platforms import Target, get_platform
+from businesses.platforms import get_platform
 from retry.services import retry_entries_record
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
+from scheduler_project.enqueue import capacity_enqueue_admission
 from schedules import apify
+from schedules.admission import REFUSAL_HOLD
 from schedules.models import Execution, Mapping
-from schedules.services.dispatch_switch import dispatch_is_paused
-from schedules.services.executions import (
-    SnapshotEntry,
-    execution_transition,
-    lease_expiry,
-)
+from schedules.services.capacity import Admitted, account_note_refusal, executions_admit
+from schedules.services.executions import SnapshotEntry, execution_transition
+from schedules.services.run_input import run_input_build
 from schedules.states import ExecutionState
 
 logger = logging.getLogger(__name__)
@@ -37,28 +37,48 @@ def batch_snapshot(*, batch_id: int, scrape_type: str) -> list[SnapshotEntry]:
 
 
 def execution_start(*, execution_id: UUID) -> str | None:
-    """Take a pending execution and start its actor run. Returns the final state reached,
-    or None when another worker holds it (nothing to do).
+    """Admit what fits of the pending queue and start those runs, on behalf of one execution
+    (the start message's). Returns the state that execution reached here: `pending` when it
+    waits for capacity, None when another worker holds or started it.
 
-    The `start_attempts` value written when taking the lease is a fencing token: if this
-    worker is so slow that its lease expired and another attempt began, its late writes
-    match no row, and the run it started is aborted. While the kill switch is on, nothing is
-    taken: the execution stays pending and resuming publishes it again.
+    Admission takes the queue from its head (oldest slot first), so this worker may start
+    other executions than the one it was asked for; the one asked for starts when its turn
+    comes. While the kill switch is on, nothing is taken.
     """
-    if dispatch_is_paused():
+    reached = executions_admit_and_launch(limit=conf.get().start_message_size)
+    if execution_id in reached:
+        return reached[execution_id]
+    waiting = Execution.objects.filter(
+        id=execution_id, state=ExecutionState.PENDING, waiting_since__isnull=False
+    ).exists()
+    return ExecutionState.PENDING if waiting else None
+
+
+def executions_admit_and_launch(*, limit: int) -> dict[UUID, str | None]:
+    """One admission round, then start each admitted run here. A full round asks another
+    worker to go on (the account may have more room), so a peak drains in parallel."""
+    admitted = executions_admit(limit=limit)
+    reached = {a.execution_id: execution_launch(a) for a in admitted}
+    if len(admitted) == limit:
+        capacity_enqueue_admission()
+    return reached
+
+
+def execution_launch(admitted: Admitted) -> str | None:
+    """Start the run of an admitted (`starting`) execution.
+
+    The `start_attempts` value admission wrote is a fencing token: if this worker is so slow
+    that its lease expired and another attempt began, its late writes match no row, and the
+    run it started is aborted.
+    """
+    execution = Execution.objects.filter(
+        id=admitted.execution_id,
+        state=ExecutionState.STARTING,
+        start_attempts=admitted.attempt,
+    ).first()
+    if execution is None:
         return None
-    now = db_now()
-    taken = execution_transition(
-        execution_id=execution_id,
-        to=ExecutionState.STARTING,
-        only_from=[ExecutionState.PENDING],
-        lease_expires_at=lease_expiry(now),
-        start_attempts=F("start_attempts") + 1,
-    )
-    if not taken:
-        return None
-    execution = Execution.objects.get(id=execution_id)
-    fence = {"start_attempts": execution.start_attempts}
+    fence = {"start_attempts": admitted.attempt}
     if not _take_snapshot(execution, fence):
         return ExecutionState.SKIPPED
     return _start_run(execution, fence)
@@ -95,19 +115,23 @@ def _start_run(execution: Execution, fence: dict) -> str | None:
     attempt took the execution over meanwhile (then the run is aborted)."""
     execution_id = execution.id
     platform = get_platform(execution.platform)
-    targets = [
-        Target(business_id=s["business_id"], external_id=s["external_id"], key=s["key"])
-        for s in execution.business_snapshot
-    ]
+    run_input = run_input_build(
+        platform=platform, scrape_type=execution.scrape_type, snapshot=execution.business_snapshot
+    )
     actor_id = platform.actor_id(execution.scrape_type)
-    memory = platform.run_memory_mbytes(execution.scrape_type)
+    memory = execution.requested_memory_mbytes or platform.run_memory_mbytes(execution.scrape_type)
     try:
         run = apify.actor_run_start(
             actor_id=actor_id,
-            run_input=platform.batch_input(execution.scrape_type, targets),
+            run_input=run_input,
             idempotency_key=str(execution.id),
             memory_mbytes=memory,
         )
+    except apify.ApifyCapacityRefused as exc:
+        logger.info("start of %s refused: %s", execution_id, exc, extra={"action": "start"})
+        _back_to_waiting(execution, fence, str(exc))
+        account_note_refusal(exc)
+        return ExecutionState.PENDING
     except apify.ApifyStartError as exc:
         logger.warning("start of %s failed: %s", execution_id, exc, extra={"action": "start"})
         _fail_start(execution, fence, actor_id, str(exc))
@@ -135,6 +159,21 @@ def _start_run(execution: Execution, fence: dict) -> str | None:
         apify.actor_run_abort(run.run_id)
         return None
     return ExecutionState.RUNNING
+
+
+def _back_to_waiting(execution: Execution, fence: dict, error: str) -> None:
+    """A start Apify refused for the account's limits: it waits again, at its place in the
+    queue (its slot did not change), and no business goes to the retry queue."""
+    execution_transition(
+        execution_id=execution.id,
+        to=ExecutionState.PENDING,
+        where=fence,
+        only_from=[ExecutionState.STARTING],
+        wait_reason=f"{REFUSAL_HOLD}: {error}"[:200],
+        waiting_since=Coalesce("waiting_since", db_now()),
+        lease_expires_at=None,
+        requested_memory_mbytes=None,
+    )
 
 
 @transaction.atomic

@@ -13,10 +13,18 @@ from django.db import transaction
 from access.services import audit_event_record
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
+from scheduler_project.enqueue import capacity_enqueue_admission
 from scheduler_project.errors import ConflictError
 from schedules.models import Batch, Execution, Trigger
-from schedules.states import ACTIVE_STATES, ExecutionState, check_transition, sources_of
+from schedules.states import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    ExecutionState,
+    check_transition,
+    sources_of,
+)
 
+HOLDING_CAPACITY = frozenset({ExecutionState.STARTING, ExecutionState.RUNNING})
 EXECUTION_NOT_ACTIVE = "Only a pending, starting or running execution can be cancelled."
 
 
@@ -95,6 +103,8 @@ def execution_transition(
     changed = Execution.objects.filter(id=execution_id, state__in=sources, **(where or {})).update(
         state=to, **fields
     )
+    if changed and to in TERMINAL_STATES and sources & HOLDING_CAPACITY:
+        capacity_enqueue_admission()  # its run's memory is free for the next waiting start
     return changed == 1
 
 

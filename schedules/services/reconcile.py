@@ -12,7 +12,7 @@ from django.db.models import Q
 from access.services import audit_event_record
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
-from scheduler_project.enqueue import callbacks_enqueue_processing_now
+from scheduler_project.enqueue import callbacks_enqueue_processing_now, capacity_enqueue_admission
 from schedules import apify
 from schedules.models import Batch, Execution
 from schedules.services.ingest import execution_ingest
@@ -95,6 +95,8 @@ def executions_abort_cancelled(*, limit: int = 100) -> int:
         with transaction.atomic():
             Execution.objects.filter(id=execution_id).update(run_abort_pending=False)
         aborted += 1
+    if aborted:
+        capacity_enqueue_admission()  # the aborted runs' memory is free
     return aborted
 
 

@@ -56,6 +56,9 @@ SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
     SystemSchedule("expire custom intervals", task_names.EXPIRE_CUSTOM_INTERVALS, 60),
     SystemSchedule("retry queue", task_names.START_DUE_RETRIES, every_knob="retry_tick_seconds"),
     SystemSchedule("reconcile runs", task_names.RECONCILE, every_knob="reconcile_tick_seconds"),
+    SystemSchedule(
+        "Apify account capacity", task_names.CAPACITY_REFRESH, every_knob="capacity_refresh_seconds"
+    ),
     SystemSchedule("retry cleanup", task_names.RETRY_CLEANUP, 3600),
     SystemSchedule("prune history", task_names.PRUNE_HISTORY, 3600),
 )

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from apify_client import ApifyClient
-from apify_client.errors import NotFoundError, RateLimitError, UnauthorizedError
+from apify_client.errors import ApifyApiError, NotFoundError, RateLimitError, UnauthorizedError
 
 from apify_sandbox.server import Sandbox
 from businesses.platforms import PLATFORMS, Target
@@ -216,3 +216,38 @@ def test_the_sandbox_is_as_strict_as_the_fake(sandbox_factory):
     with pytest.raises(NotFoundError):  # "user/name" must travel as "user~name"
         client_for(sandbox).actor("Xb8osYTtOjlsgI6k9").start(run_input={})
     assert sandbox.runs == {}
+
+
+def test_the_sandbox_account_is_a_small_plan_by_default(sandbox_factory):
+    account = client_for(sandbox_factory()).user().limits()
+
+    assert account.limits.max_actor_memory_gbytes == 32.0
+    assert account.limits.max_concurrent_actor_jobs == 32
+    assert account.limits.max_monthly_usage_usd == 1000.0
+    assert account.current.active_actor_job_count == 0
+
+
+def test_the_sandbox_refuses_starts_beyond_its_limits_until_runs_end(sandbox_factory):
+    logged: list[str] = []
+    sandbox = sandbox_factory(
+        delay=0.3, max_memory_mbytes=2048, max_concurrent_runs=1, log=logged.append
+    )
+    client = client_for(sandbox)
+    first = client.actor(ACTOR).start(run_input=reviews_input(), memory_mbytes=1024)
+
+    with pytest.raises(ApifyApiError) as memory:
+        client.actor(ACTOR).start(run_input=reviews_input(), memory_mbytes=2048)
+    with pytest.raises(ApifyApiError) as concurrency:
+        client.actor(ACTOR).start(run_input=reviews_input(), memory_mbytes=1024)
+    current = client.user().limits().current
+
+    assert memory.value.status_code == concurrency.value.status_code == 402
+    assert memory.value.type == "actor-memory-limit-exceeded"
+    assert concurrency.value.type == "concurrent-runs-limit-exceeded"
+    assert (current.actor_memory_gbytes, current.active_actor_job_count) == (1.0, 1)
+    assert any("402 concurrent-runs-limit-exceeded" in line for line in logged)
+    assert wait_finished(sandbox, first.id).status == "SUCCEEDED"  # its memory is freed
+    second = client.actor(ACTOR).start(run_input=reviews_input(), memory_mbytes=2048)
+    assert second.status == "RUNNING"
+    assert sandbox.peak_memory_mbytes == 2048 and sandbox.peak_runs == 1
+    assert client.user().limits().current.monthly_usage_usd > 0  # the first run was billed

@@ -42,6 +42,7 @@ CHECK_NAMES = [
     "webhook_failures",
     "dispatch_switch",
     "queues",
+    "apify_capacity",
 ]
 
 

@@ -21,6 +21,7 @@ NAMES = [
     "global-scheduler: expire custom intervals",
     "global-scheduler: retry queue",
     "global-scheduler: reconcile runs",
+    "global-scheduler: Apify account capacity",
     "global-scheduler: retry cleanup",
     "global-scheduler: prune history",
 ]
@@ -60,7 +61,7 @@ def test_sync_creates_this_environments_tasks_with_intervals_from_settings(
     out = sync()
     for name in NAMES:
         assert f"created:  {name}" in out
-    assert "Environment production: 6 created, 0 updated, 0 disabled, 0 unchanged" in out
+    assert "Environment production: 7 created, 0 updated, 0 disabled, 0 unchanged" in out
     assert enabled() == dict.fromkeys(NAMES, True)
     every = dict(
         PeriodicTask.objects.filter(name__startswith=PREFIX).values_list("task", "interval__every")
@@ -70,6 +71,7 @@ def test_sync_creates_this_environments_tasks_with_intervals_from_settings(
         "businesses.tasks.expire_custom_intervals": 60,
         "schedules.tasks.start_due_retries": 45,
         "schedules.tasks.reconcile": 60,
+        "schedules.tasks.capacity_refresh": 30,
         "retry.tasks.cleanup": 3600,
         "schedules.tasks.prune_history": 3600,
     }
@@ -84,7 +86,7 @@ def test_sync_is_idempotent(empty_beat: None) -> None:
     rows = list(PeriodicTask.objects.order_by("name").values())
     intervals = IntervalSchedule.objects.count()
     out = sync()
-    assert "0 created, 0 updated, 0 disabled, 6 unchanged; 6 of 6 system tasks enabled." in out
+    assert "0 created, 0 updated, 0 disabled, 7 unchanged; 7 of 7 system tasks enabled." in out
     assert "created:" not in out and "updated:" not in out and "disabled:" not in out
     assert list(PeriodicTask.objects.order_by("name").values()) == rows
     assert IntervalSchedule.objects.count() == intervals
@@ -120,7 +122,7 @@ def test_scheduler_env_filters_definitions(empty_beat: None, settings) -> None:
     report = system_schedules_sync(definitions=definitions)
     assert PRODUCTION_ONLY.full_name not in report.created
     assert not PeriodicTask.objects.filter(name=PRODUCTION_ONLY.full_name).exists()
-    assert len(report.created) == 6
+    assert len(report.created) == 7
 
     settings.SCHEDULER_ENV = "production"
     assert system_schedules_sync(definitions=definitions).created == [PRODUCTION_ONLY.full_name]
@@ -166,4 +168,4 @@ def test_ensure_is_the_same_sync(empty_beat: None) -> None:
 def test_init_global_schedules_still_reports_the_tasks(db: None) -> None:
     out = StringIO()
     call_command("init_global_schedules", stdout=out)
-    assert "6 periodic tasks in place." in out.getvalue()
+    assert "7 periodic tasks in place." in out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import threading
 import time
@@ -12,7 +13,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apify_sandbox.account import SMALL_PLAN
 from apify_sandbox.server import DEFAULT_TOKEN, Sandbox
+
+DEFAULT_MEMORY_GBYTES = SMALL_PLAN["max_memory_mbytes"] / 1024
 
 
 def rate(value: str) -> float:
@@ -28,6 +32,30 @@ def seconds(value: str) -> float:
     number = float(value)
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def gigabytes(value: str) -> float:
+    """argparse type: an amount of memory above 0 GB (the sandbox counts whole megabytes)."""
+    number = float(value)
+    if not (math.isfinite(number) and number * 1024 >= 1):
+        raise argparse.ArgumentTypeError(f"{value} is not a size above 0 (at least 1 MB)")
+    return number
+
+
+def run_count(value: str) -> int:
+    """argparse type: a whole number of runs, 1 or more."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return number
+
+
+def dollars(value: str) -> float:
+    """argparse type: an amount of USD, 0 or more."""
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise argparse.ArgumentTypeError(f"{value} is not an amount of 0 or more")
     return number
 
 
@@ -102,6 +130,30 @@ class Command(BaseCommand):
             "apify-client retries them with back-off.",
         )
         parser.add_argument(
+            "--max-memory-gbytes",
+            type=gigabytes,
+            default=DEFAULT_MEMORY_GBYTES,
+            help="The account's combined memory of running Actor runs, in GB (default "
+            f"{DEFAULT_MEMORY_GBYTES:g}, a small plan). A start beyond it is refused with 402 "
+            "actor-memory-limit-exceeded; GET /v2/users/me/limits reports it.",
+        )
+        parser.add_argument(
+            "--max-concurrent-runs",
+            type=run_count,
+            default=SMALL_PLAN["max_concurrent_runs"],
+            help="The account's concurrent Actor runs, 1 or more (default "
+            f"{SMALL_PLAN['max_concurrent_runs']}). A start beyond it is refused with 402 "
+            "concurrent-runs-limit-exceeded.",
+        )
+        parser.add_argument(
+            "--max-monthly-usage-usd",
+            type=dollars,
+            default=SMALL_PLAN["max_monthly_usage_usd"],
+            help="The account's monthly usage limit in USD, 0 or more (default "
+            f"{SMALL_PLAN['max_monthly_usage_usd']:g}). Once the month's usage reaches it, "
+            "starts are refused with 402 usage-limit-exceeded.",
+        )
+        parser.add_argument(
             "--token",
             default=None,
             help="The only API token accepted, as 'Authorization: Bearer <token>' (default: "
@@ -129,6 +181,12 @@ class Command(BaseCommand):
         sandbox.start()
         log(f"Apify sandbox listening on {sandbox.url}")
         log(f"Point the scheduler at it: APIFY_API_URL={sandbox.url} APIFY_TOKEN={token}")
+        account = sandbox.account
+        log(
+            f"Account limits: {account.max_memory_mbytes} MB of run memory, "
+            f"{account.max_concurrent_runs} concurrent runs, "
+            f"{account.max_monthly_usage_usd:g} USD a month"
+        )
         try:
             while not stopping.wait(0.5):
                 pass
@@ -151,5 +209,8 @@ class Command(BaseCommand):
             duplicate_webhook_rate=options["duplicate_webhook_rate"],
             lost_webhook_rate=options["lost_webhook_rate"],
             rate_limit_rate=options["rate_limit_rate"],
+            max_memory_mbytes=round(options["max_memory_gbytes"] * 1024),
+            max_concurrent_runs=options["max_concurrent_runs"],
+            max_monthly_usage_usd=options["max_monthly_usage_usd"],
             log=log,
         )

@@ -8,6 +8,7 @@ from django.db.models.functions import Now
 
 from businesses.models import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
+from schedules.models.account import ApifyAccount, CapacitySample  # noqa: F401 (re-exported)
 from schedules.policies import CronGrid, Grid, IntervalGrid, is_valid_cron
 from schedules.querysets import BatchQuerySet
 from schedules.states import ExecutionState
@@ -213,6 +214,10 @@ class Execution(models.Model):
     requested_memory_mbytes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Memory the run requested: what it holds of the account."
     )
+    # Admission (SPEC §7): a pending execution that did not fit the Apify account waits here,
+    # with no lease, until room frees.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    wait_reason = models.CharField(max_length=200, blank=True)
     business_snapshot = models.JSONField(
         default=list,
         blank=True,
@@ -261,6 +266,10 @@ class Execution(models.Model):
                 fields=["lease_expires_at"],
                 name="execution_lease_idx",
                 condition=Q(state__in=["pending", "starting"]),
+            ),
+            # Admission: the pending queue in its order (oldest slot first).
+            models.Index(
+                fields=["scheduled_for"], name="execution_pending_idx", condition=Q(state="pending")
             ),
             # Operators' history filters.
             models.Index(fields=["state", "-created_at"], name="execution_state_idx"),
