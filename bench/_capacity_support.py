@@ -199,6 +199,7 @@ class ModeResult:
     peak_runs: int
     peak_memory: int
     full_share: float  # of the time work waited, the share the account was full
+    used_share: float  # ... the mean share of the account's run slots in use
     ledger_share: float  # ... the share our own count (starting + running) was at the limit
     waited_seconds: float
     failed: int
@@ -216,36 +217,40 @@ class ModeResult:
 
 
 def shares(samples: list, polls: list, runs_limit: int, memory_limit: int, run_memory: int):
-    """Of the time executions waited (DB polls), the share the account had no room for one
-    more run (sandbox samples, a step function), and the share our own count of runs holding
-    capacity was at the limit (polls). Returns (account share, ours, seconds waited)."""
+    """Over the time executions waited (DB polls): the share the account had no room for
+    one more run and the mean share of its run slots in use (sandbox samples, a step
+    function), and the share our own count of runs holding capacity was at the limit
+    (polls). Returns (account full, account used, ours full, seconds waited)."""
     times = [sample[0] for sample in samples]
+    slots = min(runs_limit, memory_limit // run_memory)
 
     def full(runs: int, memory: int) -> bool:
         return runs >= runs_limit or memory + run_memory > memory_limit
 
-    def full_between(a: float, b: float) -> float:
-        i, total, t = max(0, bisect_right(times, a) - 1), 0.0, a
+    def between(a: float, b: float) -> tuple[float, float]:
+        i, is_full, used, t = max(0, bisect_right(times, a) - 1), 0.0, 0.0, a
         while t < b:
             end = min(times[i + 1] if i + 1 < len(times) else math.inf, b)
-            total += (end - t) * full(samples[i][2], samples[i][1])
+            is_full += (end - t) * full(samples[i][2], samples[i][1])
+            used += (end - t) * min(1.0, samples[i][2] / slots)
             t, i = end, i + 1
-        return total
+        return is_full, used
 
-    waited = account = ours = 0.0
+    waited = account = used = ours = 0.0
     for (t0, waiting, held, memory), (t1, *_) in itertools.pairwise(polls):
         if waiting > 0:
             waited += t1 - t0
-            account += full_between(t0, t1)
+            is_full, in_use = between(t0, t1)
+            account, used = account + is_full, used + in_use
             ours += (t1 - t0) * full(held, memory)
     if not waited:
-        return math.nan, math.nan, 0.0
-    return account / waited, ours / waited, waited
+        return math.nan, math.nan, math.nan, 0.0
+    return account / waited, used / waited, ours / waited, waited
 
 
 def mode_figures(label: str, ids: list[int], base: datetime, sandbox, w: Watch, **kw) -> ModeResult:
     """Read the run's history from the database and the sandbox."""
-    account, ours, waited = shares(
+    account, used, ours, waited = shares(
         sandbox.samples, w.polls, kw["runs_limit"], kw["memory_limit"], kw["run_memory"]
     )
     failed, failed_capacity, executions = sql(
@@ -274,6 +279,7 @@ def mode_figures(label: str, ids: list[int], base: datetime, sandbox, w: Watch, 
         peak_runs=sandbox.peak_runs,
         peak_memory=sandbox.peak_memory_mbytes,
         full_share=account,
+        used_share=used,
         ledger_share=ours,
         waited_seconds=waited,
         failed=failed,

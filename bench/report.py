@@ -152,7 +152,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
         ],
     ),
     "capacity": (
-        ["capacity.py"],  # a 500-batch peak on a 32-run account, with admission and without
+        ["capacity.py"],  # 500 batches due at once on a 16-slot account, admission on and off
         [
             Figure(
                 "capacity: starts refused (402), admission off",
@@ -167,9 +167,13 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
                 baseline="capacity: starts refused (402), admission off",
             ),
             Figure(
-                "capacity: account full while work waited (%)",
-                r"^account full while work waited \(%\)\s*\|\s*([\d,.]+)",
+                "capacity: account used while work waited (% of slots)",
+                r"^account used while work waited \(% of slots\)\s*\|\s*([\d,.]+)",
                 95,
+            ),
+            Figure(
+                "capacity: account full while work waited (% of time)",
+                r"^account full while work waited \(% of time\)\s*\|\s*([\d,.]+)",
             ),
             Figure(
                 "capacity: drain time / ideal",
