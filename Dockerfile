@@ -9,6 +9,7 @@ COPY retry ./retry
 COPY webhooks ./webhooks
 COPY access ./access
 COPY monitoring ./monitoring
+COPY notifications ./notifications
 COPY dashboard ./dashboard
 COPY apify_sandbox ./apify_sandbox
 COPY manage.py ./

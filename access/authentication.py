@@ -130,6 +130,14 @@ class IsProductClient(BasePermission):
         return True
 
 
+class IsApiClient(BasePermission):
+    """Any API key or an operator, on a path without a team: the view scopes what a
+    team-bound key sees (`bound_team`)."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
+
 class IsOperator(BasePermission):
     """An admin key or a staff user; a product key is refused (403)."""
 

@@ -17,6 +17,8 @@ from django.db.models.functions import Now
 from access.services import audit_event_record
 from businesses.locks import business_lock
 from businesses.models import Business
+from notifications.models import EventType
+from notifications.services.events import Event, events_publish
 from retry.models import OPEN_RETRY_STATES, RetryEntry, RetryState
 from retry.policies import next_attempt_delay
 from scheduler_project import conf
@@ -95,6 +97,29 @@ def retry_entries_record(
     RetryEntry.objects.bulk_update(
         changed, ["last_error", "updated_at", "state", "next_attempt_at", "batch"]
     )
+    dead = [e for e in new if e.business_id in existing] + changed
+    events_publish(_failed_events(execution, [e for e in dead if e.state == RetryState.DEAD]))
+
+
+def _failed_events(execution: Execution, dead: list[RetryEntry]) -> list[Event]:
+    """`business.failed` for each business whose retries are exhausted."""
+    teams = {entry["business_id"]: entry["team_id"] for entry in execution.business_snapshot}
+    return [
+        Event(
+            event_type=EventType.BUSINESS_FAILED,
+            team_id=teams.get(entry.business_id, ""),
+            data={
+                "business_id": entry.business_id,
+                "team_id": teams.get(entry.business_id, ""),
+                "platform": execution.platform,
+                "scrape_type": entry.scrape_type,
+                "attempts": entry.attempts,
+                "error": entry.last_error,
+                "execution_id": str(execution.id),
+            },
+        )
+        for entry in dead
+    ]
 
 
 def retry_entries_claim_due(*, limit: int = 200) -> list[RetryEntry]:

@@ -25,8 +25,9 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-# Every product endpoint lives under it (businesses/urls.py, mounted in scheduler_project/urls.py).
-PRODUCT_PATHS = "/api/v1/teams/"
+# Every product endpoint lives under one of them (businesses/urls.py, notifications/urls.py,
+# mounted in scheduler_project/urls.py).
+PRODUCT_PATHS = ("/api/v1/teams/", "/api/v1/webhook-endpoints/")
 # Swagger UI's stylesheet draws its icons as data: images; its page adds them to the site's
 # policy, no other page does. (ReDoc is not served: it styles itself with <style> elements
 # written at run time, which would need style-src 'unsafe-inline', and loads its logo from

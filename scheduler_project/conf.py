@@ -93,6 +93,23 @@ class SchedulerSettings:
     readyz_timeout_seconds: float = field(default=2.0, metadata={"env": "READYZ_TIMEOUT_SECONDS"})
     # When set, /metrics asks for `Authorization: Bearer <token>`.
     metrics_token: str = field(default="", metadata={"env": "METRICS_TOKEN"})
+    # Alerts (SPEC §7 Alerts): Apprise URLs, comma-separated; empty = no alerts sent.
+    alert_urls: str = field(default="", metadata={"env": "ALERT_URLS"})
+    alert_tick_seconds: int = field(default=60, metadata={"min": 5})
+    alert_batch_failures: int = field(default=3, metadata={"min": 1})  # failed runs in a row
+    alert_digest_hour_utc: int = field(default=-1, metadata={"min": -1})  # -1 = no digest
+    alert_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
+    # Links in alerts and webhooks point here (e.g. https://scheduler.example.com).
+    public_url: str = field(default="", metadata={"env": "PUBLIC_URL"})
+    # Product webhooks (SPEC §7 Product notifications), per Standard Webhooks.
+    webhook_timeout_seconds: float = field(default=5.0, metadata={"min": 0.1})
+    # The wait before each retry (a Svix-like schedule: about 27 h in all).
+    webhook_retry_seconds: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_disable_after_days: int = field(default=5, metadata={"min": 1})
+    webhook_allow_private_urls: bool = False  # only for a receiver on your own network
+    webhook_send_chunk: int = field(default=200, metadata={"min": 1})
+    webhook_send_concurrency: int = field(default=16, metadata={"min": 1})
+    webhook_tick_seconds: int = field(default=5, metadata={"min": 1})
     # Retention (bulk, hourly)
     retention_executions_days: int = 30
     retention_keep_per_batch: int = 50

@@ -77,3 +77,23 @@ def callbacks_enqueue_processing_now(event_ids: Sequence[int]) -> None:
     """Publish processing of callbacks found stale (no transaction to wait for)."""
     for event_id in event_ids:
         app.send_task(task_names.INGEST_CALLBACK, args=(event_id,))
+
+
+def _publish_quietly(task_name: str, what: str) -> None:
+    try:
+        app.send_task(task_name)
+    except Exception:
+        # Nothing is lost: the rows wait in their outbox and the periodic sender takes them.
+        logger.exception("could not publish %s", what, extra={"action": "enqueue"})
+
+
+def notifications_enqueue_deliveries() -> None:
+    """Send the webhook deliveries just written, once the current transaction commits."""
+    transaction.on_commit(
+        lambda: _publish_quietly(task_names.SEND_DELIVERIES, "webhook deliveries")
+    )
+
+
+def notifications_enqueue_alerts() -> None:
+    """Send the alerts just written, once the current transaction commits."""
+    transaction.on_commit(lambda: _publish_quietly(task_names.SEND_ALERTS, "alerts"))

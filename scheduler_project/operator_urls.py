@@ -7,10 +7,12 @@ from access import apis as access_apis
 from businesses.apis import operators as team_apis
 from monitoring import apis as monitoring_apis
 from monitoring import capacity_apis
+from notifications import apis as notification_apis
 from retry import apis as retry_apis
 from schedules.apis import batches, dispatch, executions
 
 urlpatterns = [
+    path("alerts/", notification_apis.AlertListApi.as_view(), name="admin-alerts"),
     path("schedules/", batches.ScheduleListApi.as_view(), name="admin-schedules"),
     path(
         "schedules/rebalance/",

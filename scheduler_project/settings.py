@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "schedules",
     "retry",
     "webhooks",
+    "notifications",
     "monitoring",
     "dashboard",
     "apify_sandbox",
@@ -214,6 +215,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # No validator badge: Swagger UI would send the schema's URL to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a `state`: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStateEnum": "schedules.states.ExecutionState",
+        "DeliveryStateEnum": "notifications.models.webhooks.DeliveryState",
+        "AlertDeliveryStateEnum": "notifications.models.alerts.AlertChannelState",
+    },
 }
 
 # --- Browser hardening (django-csp): pages load scripts, styles, images and connections from

@@ -17,6 +17,9 @@ RECONCILE = "schedules.tasks.reconcile"
 PRUNE_HISTORY = "schedules.tasks.prune_history"
 EXPIRE_CUSTOM_INTERVALS = "businesses.tasks.expire_custom_intervals"
 RETRY_CLEANUP = "retry.tasks.cleanup"
+EVALUATE_ALERTS = "monitoring.tasks.evaluate_alerts"  # grade health, write alerts on a change
+SEND_ALERTS = "notifications.tasks.send_alerts"
+SEND_DELIVERIES = "notifications.tasks.send_deliveries"
 
 # Independent workflows: each runs on its own queue, so a backlog or a crash in one (say,
 # a slow Apify making starts pile up) never delays another (the dispatch tick, callbacks).
@@ -25,5 +28,8 @@ QUEUES: dict[str, list[str]] = {
     "start": [START, ADMIT],
     "ingest": [INGEST_CALLBACK],
     "retry": [START_DUE_RETRIES],
-    "maintenance": [RECONCILE, RETRY_CLEANUP, PRUNE_HISTORY, CAPACITY_REFRESH],
+    "maintenance": [RECONCILE, RETRY_CLEANUP, PRUNE_HISTORY, CAPACITY_REFRESH, EVALUATE_ALERTS],
+    # Calls to the outside world (alert channels, product endpoints): a slow receiver
+    # delays nothing of the loop.
+    "notify": [SEND_ALERTS, SEND_DELIVERIES],
 }

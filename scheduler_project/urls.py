@@ -10,6 +10,7 @@ api_v1 = [
     path("teams/", include("businesses.urls")),
     path("admin/", include("scheduler_project.operator_urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("webhook-endpoints/", include("notifications.urls")),
     # For callers only; a product key's schema shows the product API alone (apidocs.py).
     path("schema/", SchemaApi.as_view(), name="schema"),
     path("docs/", SwaggerDocsPage.as_view(url_name="schema"), name="docs"),

@@ -18,10 +18,13 @@ from schedules.models import ApifyAccount, Batch, CapacitySample, Execution
 from schedules.states import ExecutionState
 
 DEMAND_WINDOW = timedelta(days=7)
-# What holds account memory: starting and running executions, and cancelled ones whose Apify
-# run is not aborted yet (it still runs).
-HOLDS_CAPACITY = Q(state__in=[ExecutionState.STARTING, ExecutionState.RUNNING]) | Q(
-    state=ExecutionState.CANCELLED, run_abort_pending=True
+# What holds account memory: starting executions, running ones whose Apify run has not ended
+# (an ended run frees the account while its dataset is ingested), and cancelled ones whose
+# Apify run is not aborted yet (it still runs).
+HOLDS_CAPACITY = (
+    Q(state=ExecutionState.STARTING)
+    | Q(state=ExecutionState.RUNNING, run_ended_at__isnull=True)
+    | Q(state=ExecutionState.CANCELLED, run_abort_pending=True)
 )
 DAY_MINUTES = 24 * 60
 

@@ -218,6 +218,12 @@ class Execution(models.Model):
     # with no lease, until room frees.
     waiting_since = models.DateTimeField(null=True, blank=True)
     wait_reason = models.CharField(max_length=200, blank=True)
+    run_ended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Apify said the run ended: from then on it holds no account capacity, "
+        "even while its dataset is still being ingested.",
+    )
     business_snapshot = models.JSONField(
         default=list,
         blank=True,

@@ -57,9 +57,18 @@ def account_ledger() -> ApifyAccount:
     return account
 
 
+def execution_release_capacity(*, execution_id: UUID) -> bool:
+    """Apify says this running execution's run ended: the account freed its memory, so it
+    stops counting against the budget now, before its dataset is ingested. Returns whether
+    this call released it (once per run)."""
+    released = Execution.objects.filter(
+        id=execution_id, state=ExecutionState.RUNNING, run_ended_at__isnull=True
+    ).update(run_ended_at=db_now())
+    return released == 1
+
+
 def in_flight() -> InFlight:
-    """Our runs that hold (or are about to hold) account memory: starting and running, and
-    cancelled ones whose Apify run is not aborted yet (it still runs)."""
+    """Our runs that hold (or are about to hold) account memory (HOLDS_CAPACITY)."""
     row = Execution.objects.filter(HOLDS_CAPACITY).aggregate(
         memory=Coalesce(Sum("requested_memory_mbytes"), 0),
         runs=Count("id"),

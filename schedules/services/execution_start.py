@@ -129,6 +129,9 @@ def _start_run(execution: Execution, fence: dict) -> str | None:
         )
     except apify.ApifyCapacityRefused as exc:
         logger.info("start of %s refused: %s", execution_id, exc, extra={"action": "start"})
+        if not conf.get().capacity_admission:
+            _fail_start(execution, fence, actor_id, str(exc))
+            return ExecutionState.FAILED
         _back_to_waiting(execution, fence, str(exc))
         account_note_refusal(exc)
         return ExecutionState.PENDING

@@ -11,6 +11,7 @@ execution row lock and its `running` state decide who writes).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,12 +23,17 @@ from django.db.models.functions import Coalesce
 
 from businesses.models import Business, ReviewItem, ScrapeOutcome, ScrapeStatus
 from businesses.platforms import Platform, ScrapeType, get_platform
+from notifications.models import EventType
+from notifications.services.events import Event, events_publish
 from retry.services import retry_entries_record
+from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from scheduler_project.jsonb import json_text, jsonb_safe
 from schedules import apify
 from schedules.attribution import Attribution, attribute_items
 from schedules.models import Execution, UnmatchedItem
+from schedules.services.capacity import execution_release_capacity
+from schedules.services.execution_start import executions_admit_and_launch
 from schedules.services.executions import execution_transition
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
@@ -77,6 +83,7 @@ def execution_ingest(*, execution_id: UUID) -> IngestResult | None:
     run = apify.actor_run_get(execution.apify_run_id)
     if run is not None and not run.is_terminal:
         return None
+    _hand_over_capacity(execution_id)
     # Download outside any lock: a concurrent ingest may download too, only one writes.
     items = (
         list(apify.dataset_items(run.dataset_id))
@@ -84,6 +91,18 @@ def execution_ingest(*, execution_id: UUID) -> IngestResult | None:
         else []
     )
     return _record(execution_id, execution.apify_run_id, run, items)
+
+
+def _hand_over_capacity(execution_id: UUID) -> None:
+    """The run ended, so its account capacity is free: start what waits for it here, before
+    the download, instead of one task hop after the whole ingest."""
+    if not execution_release_capacity(execution_id=execution_id):
+        return
+    try:
+        executions_admit_and_launch(limit=conf.get().start_message_size)
+    except Exception:
+        # The ingest must not fail for a start; the tick's admission round takes it over.
+        logger.exception("admission after run end failed", extra={"action": "admit"})
 
 
 def _run_failure(run_id: str, run: apify.RunState | None) -> str | None:
@@ -97,12 +116,12 @@ def _run_failure(run_id: str, run: apify.RunState | None) -> str | None:
 
 def _attribute(
     execution: Execution, run_error: str | None, items: list, alive: set[int]
-) -> tuple[Attribution, dict[int, str]]:
-    """Which snapshot business each item belongs to, the review items stored, and each
-    failed business with its reason (a failed run fails them all)."""
+) -> tuple[Attribution, dict[int, str], dict[int, int]]:
+    """Which snapshot business each item belongs to, each failed business with its reason
+    (a failed run fails them all), and the new review items stored per business."""
     snapshot_ids = [entry["business_id"] for entry in execution.business_snapshot]
     if run_error:
-        return Attribution(), {business_id: run_error for business_id in snapshot_ids}
+        return Attribution(), {business_id: run_error for business_id in snapshot_ids}, {}
     platform = get_platform(execution.platform)
     attribution = attribute_items(
         platform=platform, snapshot=execution.business_snapshot, items=items
@@ -112,8 +131,8 @@ def _attribute(
         for business_id in snapshot_ids:
             if business_id not in attribution.with_items:
                 failed.setdefault(business_id, NO_OVERVIEW_ITEM)
-    _store_items(execution, platform, [m for m in attribution.matched if m[0] in alive])
-    return attribution, failed
+    new_items = _store_items(execution, platform, [m for m in attribution.matched if m[0] in alive])
+    return attribution, failed, new_items
 
 
 def _store_unmatched(execution: Execution, attribution: Attribution) -> None:
@@ -143,11 +162,12 @@ def _record(
     # A business deleted since the snapshot gets nothing: no items, no outcome, no retry.
     alive = set(Business.objects.filter(id__in=snapshot_ids).values_list("id", flat=True))
     run_error = _run_failure(run_id, run)
-    attribution, failed = _attribute(execution, run_error, items, alive)
+    attribution, failed, new_items = _attribute(execution, run_error, items, alive)
     _store_unmatched(execution, attribution)
     failed = {b: e for b, e in failed.items() if b in alive}
     succeeded = [b for b in snapshot_ids if b in alive and b not in failed]
     _record_business_outcomes(now, execution, succeeded, failed)
+    events_publish(_scraped_events(execution, now, set(succeeded), new_items))
 
     state = ExecutionState.FAILED if run_error else ExecutionState.SUCCEEDED
     started = execution.started_at or execution.created_at
@@ -179,6 +199,30 @@ def _record(
     return IngestResult(
         state, len(items), len(attribution.matched), len(attribution.unmatched), len(failed)
     )
+
+
+def _scraped_events(
+    execution: Execution, now: datetime, succeeded: set[int], new_items: dict[int, int]
+) -> list[Event]:
+    """`business.scraped` for each business of the run that succeeded (the product's cue
+    to read its new reviews)."""
+    return [
+        Event(
+            event_type=EventType.BUSINESS_SCRAPED,
+            team_id=entry["team_id"],
+            data={
+                "business_id": entry["business_id"],
+                "team_id": entry["team_id"],
+                "platform": execution.platform,
+                "scrape_type": execution.scrape_type,
+                "new_item_count": new_items.get(entry["business_id"], 0),
+                "execution_id": str(execution.id),
+                "scraped_at": now.isoformat().replace("+00:00", "Z"),
+            },
+        )
+        for entry in execution.business_snapshot
+        if entry["business_id"] in succeeded
+    ]
 
 
 def _record_business_outcomes(
@@ -223,11 +267,12 @@ def _record_business_outcomes(
 
 def _store_items(
     execution: Execution, platform: Platform, matched: list[tuple[int, str, dict]]
-) -> None:
+) -> dict[int, int]:
     """Upsert review items: unique per (business, platform item id), so a re-ingest adds
-    nothing. On PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT."""
+    nothing. On PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT.
+    Returns the new items per business."""
     if connection.vendor != "postgresql":
-        ReviewItem.objects.bulk_create(
+        created = ReviewItem.objects.bulk_create(
             [
                 ReviewItem(
                     business_id=b,
@@ -241,7 +286,7 @@ def _store_items(
             batch_size=2000,
             ignore_conflicts=True,
         )
-        return
+        return dict(Counter(item.business_id for item in created))
     with connection.cursor() as cursor:
         # COPY streams rows without building SQL literals: quoting 100,000 JSON documents as
         # array parameters cost more than the rest of an ingest (bench/ingest.py).
@@ -260,12 +305,18 @@ def _store_items(
                 )
         cursor.execute(
             f"""
-            INSERT INTO {ReviewItem._meta.db_table}
-                (business_id, execution_id, platform_item_id, payload, published_at, scraped_at)
-            SELECT business_id, %s, platform_item_id, payload, published_at,
-                   statement_timestamp()
-            FROM review_import
-            ON CONFLICT (business_id, platform_item_id) DO NOTHING
+            WITH inserted AS (
+                INSERT INTO {ReviewItem._meta.db_table}
+                    (business_id, execution_id, platform_item_id, payload, published_at,
+                     scraped_at)
+                SELECT business_id, %s, platform_item_id, payload, published_at,
+                       statement_timestamp()
+                FROM review_import
+                ON CONFLICT (business_id, platform_item_id) DO NOTHING
+                RETURNING business_id
+            )
+            SELECT business_id, count(*) FROM inserted GROUP BY business_id
             """,
             [execution.id],
         )
+        return dict(cursor.fetchall())

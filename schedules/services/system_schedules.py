@@ -61,6 +61,12 @@ SYSTEM_SCHEDULES: tuple[SystemSchedule, ...] = (
     ),
     SystemSchedule("retry cleanup", task_names.RETRY_CLEANUP, 3600),
     SystemSchedule("prune history", task_names.PRUNE_HISTORY, 3600),
+    SystemSchedule("alerts", task_names.EVALUATE_ALERTS, every_knob="alert_tick_seconds"),
+    # The outboxes' safety net (retries, a lost publish); new rows are sent at once.
+    SystemSchedule(
+        "webhook deliveries", task_names.SEND_DELIVERIES, every_knob="webhook_tick_seconds"
+    ),
+    SystemSchedule("alert deliveries", task_names.SEND_ALERTS, every_knob="webhook_tick_seconds"),
 )
 
 

@@ -24,6 +24,9 @@ NAMES = [
     "global-scheduler: Apify account capacity",
     "global-scheduler: retry cleanup",
     "global-scheduler: prune history",
+    "global-scheduler: alerts",
+    "global-scheduler: webhook deliveries",
+    "global-scheduler: alert deliveries",
 ]
 OPTIONAL = SystemSchedule(
     "optional report", "schedules.tasks.optional", 300, enabled_by_default=False
@@ -61,7 +64,7 @@ def test_sync_creates_this_environments_tasks_with_intervals_from_settings(
     out = sync()
     for name in NAMES:
         assert f"created:  {name}" in out
-    assert "Environment production: 7 created, 0 updated, 0 disabled, 0 unchanged" in out
+    assert "Environment production: 10 created, 0 updated, 0 disabled, 0 unchanged" in out
     assert enabled() == dict.fromkeys(NAMES, True)
     every = dict(
         PeriodicTask.objects.filter(name__startswith=PREFIX).values_list("task", "interval__every")
@@ -74,6 +77,9 @@ def test_sync_creates_this_environments_tasks_with_intervals_from_settings(
         "schedules.tasks.capacity_refresh": 30,
         "retry.tasks.cleanup": 3600,
         "schedules.tasks.prune_history": 3600,
+        "monitoring.tasks.evaluate_alerts": 60,
+        "notifications.tasks.send_deliveries": 5,
+        "notifications.tasks.send_alerts": 5,
     }
     assert all(
         p.interval.period == IntervalSchedule.SECONDS
@@ -86,7 +92,7 @@ def test_sync_is_idempotent(empty_beat: None) -> None:
     rows = list(PeriodicTask.objects.order_by("name").values())
     intervals = IntervalSchedule.objects.count()
     out = sync()
-    assert "0 created, 0 updated, 0 disabled, 7 unchanged; 7 of 7 system tasks enabled." in out
+    assert "0 created, 0 updated, 0 disabled, 10 unchanged; 10 of 10 system tasks enabled." in out
     assert "created:" not in out and "updated:" not in out and "disabled:" not in out
     assert list(PeriodicTask.objects.order_by("name").values()) == rows
     assert IntervalSchedule.objects.count() == intervals
@@ -122,7 +128,7 @@ def test_scheduler_env_filters_definitions(empty_beat: None, settings) -> None:
     report = system_schedules_sync(definitions=definitions)
     assert PRODUCTION_ONLY.full_name not in report.created
     assert not PeriodicTask.objects.filter(name=PRODUCTION_ONLY.full_name).exists()
-    assert len(report.created) == 7
+    assert len(report.created) == 10
 
     settings.SCHEDULER_ENV = "production"
     assert system_schedules_sync(definitions=definitions).created == [PRODUCTION_ONLY.full_name]
@@ -168,4 +174,4 @@ def test_ensure_is_the_same_sync(empty_beat: None) -> None:
 def test_init_global_schedules_still_reports_the_tasks(db: None) -> None:
     out = StringIO()
     call_command("init_global_schedules", stdout=out)
-    assert "7 periodic tasks in place." in out.getvalue()
+    assert "10 periodic tasks in place." in out.getvalue()

@@ -19,6 +19,9 @@ DOCS = "/api/v1/docs/"
 PRODUCT_OPERATIONS = {
     "team_get", "team_put", "team_businesses_list", "team_businesses_create",
     "team_business_get", "team_business_update", "team_business_delete", "team_business_reviews",
+    "webhook_endpoints_list", "webhook_endpoints_create", "webhook_endpoint_get",
+    "webhook_endpoint_update", "webhook_endpoint_delete", "webhook_endpoint_rotate_secret",
+    "webhook_endpoint_send_test", "webhook_endpoint_deliveries", "webhook_delivery_replay",
 }  # fmt: skip
 
 
