@@ -14,6 +14,7 @@ from notifications.models import Alert, Delivery, DeliveryAttempt, DeliveryState
 from notifications.services.delivery import deliveries_send_due, delivery_replay
 from notifications.services.endpoints import endpoint_create, endpoint_rotate_secret
 from notifications.services.events import Event, events_publish
+from retry.services import retry_entries_record
 from scheduler_project.dbclock import db_now
 from schedules.models import Execution
 from schedules.services.execution_start import execution_start
@@ -21,7 +22,7 @@ from schedules.services.executions import execution_build
 from schedules.services.ingest import execution_ingest
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
-from tests.notifications.receiver import Receiver, Received
+from tests.notifications.receiver import Received, Receiver
 
 
 def _verified(secret: str, request: Received) -> dict:
@@ -145,3 +146,36 @@ def test_retries_give_up_after_the_schedule_and_a_days_long_failure_disables(
     assert alert.status == "critical" and receiver.url() in alert.title
     events_publish([Event("business.failed", "alice", {"business_id": 5})])
     assert Delivery.objects.count() == 2  # a disabled endpoint gets no new deliveries
+
+
+def test_a_business_whose_retries_are_exhausted_signals_business_failed(
+    receiver: Receiver, alice: Team, bob: Team, settings
+) -> None:
+    settings.SCHEDULER_RETRY_MAX_ATTEMPTS = 0  # the first failure is the last
+    _, secret = endpoint_create(url=receiver.url(), events=["business.failed"], team_id="alice")
+    (mine,), (theirs,) = register_google(alice, 1), register_google(bob, 1)
+    snapshot = [
+        {
+            "business_id": b.id,
+            "team_id": b.team_id,
+            "external_id": b.external_id,
+            "key": b.platform_key,
+        }
+        for b in (mine, theirs)
+    ]
+    execution = execution_build(
+        trigger="manual", now=db_now(), platform="google", scrape_type="reviews", snapshot=snapshot
+    )
+    execution.save()
+
+    retry_entries_record(
+        execution=execution,
+        succeeded=[],
+        failed={mine.id: "actor crashed", theirs.id: "actor crashed"},
+    )
+    deliveries_send_due()
+
+    (request,) = receiver.requests
+    event = _verified(secret, request)
+    assert event["type"] == "business.failed"
+    assert event["data"]["business_id"] == mine.id and event["data"]["error"] == "actor crashed"
