@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from access.models import AuditEvent
 from businesses.platforms import PLATFORMS
+from monitoring.histograms import histogram_families
 from retry.models import RetryEntry, RetryState
 from schedules.capacity_selectors import capacity_overview
 from schedules.models import Batch, BatchStatus, Execution, Trigger
@@ -271,6 +272,7 @@ class SchedulerCollector(Collector):
         )
 
         yield from _capacity_gauges()
+        yield from histogram_families()
 
         yield CounterMetricFamily(
             "scheduler_next_run_repairs",

@@ -13,6 +13,7 @@ from retry.services import retry_entries_record
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from scheduler_project.enqueue import capacity_enqueue_admission
+from scheduler_project.observations import DISPATCH_LATENESS, observe
 from schedules import apify
 from schedules.admission import REFUSAL_HOLD
 from schedules.models import Execution, Mapping
@@ -161,6 +162,8 @@ def _start_run(execution: Execution, fence: dict) -> str | None:
         )
         apify.actor_run_abort(run.run_id)
         return None
+    lateness = (db_now() - execution.scheduled_for).total_seconds()
+    observe(DISPATCH_LATENESS, lateness, platform=execution.platform)
     return ExecutionState.RUNNING
 
 

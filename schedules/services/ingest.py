@@ -11,6 +11,7 @@ execution row lock and its `running` state decide who writes).
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from retry.services import retry_entries_record
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from scheduler_project.jsonb import json_text, jsonb_safe
+from scheduler_project.observations import INGEST_DURATION, RUN_DURATION, observe
 from schedules import apify
 from schedules.attribution import Attribution, attribute_items
 from schedules.models import Execution, UnmatchedItem
@@ -77,20 +79,24 @@ def execution_ingest(*, execution_id: UUID) -> IngestResult | None:
     """Finish a running execution from what Apify says of its run (the webhook payload is
     only a hint). Returns None when there is nothing to do: not running any more (already
     ingested, cancelled) or the run has not ended yet."""
-    execution = Execution.objects.only("state", "apify_run_id").get(id=execution_id)
+    execution = Execution.objects.only("state", "apify_run_id", "platform").get(id=execution_id)
     if execution.state != ExecutionState.RUNNING or not execution.apify_run_id:
         return None
     run = apify.actor_run_get(execution.apify_run_id)
     if run is not None and not run.is_terminal:
         return None
     _hand_over_capacity(execution_id)
+    began = time.monotonic()
     # Download outside any lock: a concurrent ingest may download too, only one writes.
     items = (
         list(apify.dataset_items(run.dataset_id))
         if run is not None and run.status == "SUCCEEDED" and run.dataset_id
         else []
     )
-    return _record(execution_id, execution.apify_run_id, run, items)
+    result = _record(execution_id, execution.apify_run_id, run, items)
+    if result is not None:
+        observe(INGEST_DURATION, time.monotonic() - began, platform=execution.platform)
+    return result
 
 
 def _hand_over_capacity(execution_id: UUID) -> None:
@@ -171,6 +177,7 @@ def _record(
 
     state = ExecutionState.FAILED if run_error else ExecutionState.SUCCEEDED
     started = execution.started_at or execution.created_at
+    observe(RUN_DURATION, (now - started).total_seconds(), platform=execution.platform)
     execution_transition(
         execution_id=execution.id,
         to=state,

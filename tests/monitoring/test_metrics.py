@@ -139,10 +139,19 @@ def test_prometheus_metrics(client, data: None) -> None:
         "scheduler_apify_errors",
         "scheduler_apify_cost_today_usd",
     } <= set(families)
-    # Counts that only grow are counters; the rest are gauges read from the database.
+    # Counts that only grow are counters, the loop's durations histograms (test_histograms.py);
+    # the rest are gauges read from the database.
     assert families["scheduler_next_run_repairs"].type == "counter"
+    histograms = {name for name, f in families.items() if f.type == "histogram"}
+    assert histograms == {
+        "scheduler_dispatch_lateness_seconds",
+        "scheduler_run_duration_seconds",
+        "scheduler_ingest_duration_seconds",
+    }
     assert all(
-        f.type == "gauge" for name, f in families.items() if name != "scheduler_next_run_repairs"
+        f.type == "gauge"
+        for name, f in families.items()
+        if name != "scheduler_next_run_repairs" and name not in histograms
     )
     executions = families["scheduler_executions"]
     assert _value(executions, state="succeeded", trigger="manual") == 7
