@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from notifications.models import Alert, Delivery, DeliveryAttempt, WebhookEndpoint
 
@@ -41,3 +42,46 @@ def alert_list(*, filters: dict | None = None) -> QuerySet[Alert]:
         if filters.get(field):
             alerts = alerts.filter(**{field: filters[field]})
     return alerts
+
+
+def endpoint_recent_deliveries(
+    *, endpoint_ids: list[UUID], per_endpoint: int
+) -> dict[UUID, list[Delivery]]:
+    """Each endpoint's `per_endpoint` newest deliveries, newest first, in one query (their
+    payload left out)."""
+    recent: dict[UUID, list[Delivery]] = {e: [] for e in endpoint_ids}
+    newest_first = Window(
+        RowNumber(),
+        partition_by=[F("endpoint_id")],
+        order_by=[F("created_at").desc(), F("id").desc()],
+    )
+    deliveries = (
+        Delivery.objects.filter(endpoint_id__in=endpoint_ids)
+        .defer("payload")
+        .annotate(rank=newest_first)
+        .filter(rank__lte=per_endpoint)
+        .order_by("endpoint_id", "rank")
+    )
+    for delivery in deliveries:
+        recent[delivery.endpoint_id].append(delivery)
+    return recent
+
+
+def alert_channels_last(*, channels: list[str]) -> dict[str, Alert]:
+    """For each channel (its redacted URL), the newest alert that went to it, in one query;
+    a channel no alert has gone to yet is left out."""
+    if not channels:
+        return {}
+    newest = Q()
+    for name in channels:
+        newest |= Q(
+            pk__in=Alert.objects.filter(channels__has_key=name)
+            .order_by("-created_at", "-id")
+            .values("pk")[:1]
+        )
+    last: dict[str, Alert] = {}
+    for alert in Alert.objects.filter(newest).defer("body").order_by("-created_at", "-id"):
+        for name in channels:
+            if name in alert.channels:
+                last.setdefault(name, alert)
+    return last

@@ -16,6 +16,7 @@ NAV = [
     ("dashboard:retry-queue", "Retry queue"),
     ("dashboard:executions", "Executions"),
     ("dashboard:audit-log", "Audit log"),
+    ("dashboard:notifications", "Notifications"),
 ]
 
 urlpatterns = [
@@ -26,4 +27,5 @@ urlpatterns = [
     path("", include("dashboard.urls.schedules")),
     path("", include("dashboard.urls.teams")),
     path("", include("dashboard.urls.executions")),
+    path("", include("dashboard.urls.notifications")),
 ]
