@@ -239,12 +239,26 @@ CONTENT_SECURITY_POLICY = {
 X_FRAME_OPTIONS = "DENY"  # frame-ancestors for browsers that predate it
 SECURE_REFERRER_POLICY = "same-origin"  # other sites never see our URLs (ids, filters)
 
+# One format for every process (web, workers, beat, dispatcher, sandbox): Celery keeps this
+# root handler (CELERY_WORKER_HIJACK_ROOT_LOGGER) and runserver's request lines use it too.
+# A task received / sent / succeeded is routine: at DEBUG, so an idle stack is quiet (set
+# LOG_LEVEL_TASKS=INFO to see every one); failures are warnings and errors, always shown.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+_TASK_LOG_LEVEL = env.str("LOG_LEVEL_TASKS", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"plain": {"format": LOG_FORMAT, "datefmt": "%Y-%m-%d %H:%M:%S"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        **{
+            name: {"level": _TASK_LOG_LEVEL}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -259,6 +273,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    # kombu warns on every connection that the transport has no host name: it needs none.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # acks_late: a message whose worker died unacknowledged is delivered again after this.
     # Every task is idempotent (compare-and-set, unique constraints), so redelivery is safe.
@@ -266,6 +282,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
     }
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="scheduler")

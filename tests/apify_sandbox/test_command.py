@@ -133,7 +133,7 @@ def test_a_bad_limit_on_the_command_line_is_a_usage_error_not_a_traceback() -> N
         timeout=60,
     )
     assert result.returncode == 2
-    assert "error: argument --max-concurrent-runs: 0 is less than 1" in result.stderr
+    assert "error: argument --max-concurrent-runs: 0 is not at least 1" in result.stderr
     assert "Traceback" not in result.stderr
 
 

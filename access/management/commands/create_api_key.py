@@ -2,13 +2,14 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from access.services import api_key_create
+from scheduler_project.cli import SchedulerCommand
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Create an API key and print it ONCE (only its hash is stored). Clients send it as "
         "`Authorization: Api-Key <key>`. A plain key reaches the product API of every team "

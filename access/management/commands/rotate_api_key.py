@@ -1,13 +1,14 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from access.models import ApiKey
 from access.services import api_key_rotate
+from scheduler_project.cli import SchedulerCommand
 from scheduler_project.errors import ConflictError
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Give an API key a new secret and print it ONCE. The old secret keeps working for the "
         "grace period, so the client can switch without downtime; then it answers 401."

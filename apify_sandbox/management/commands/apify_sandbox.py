@@ -3,36 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import signal
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from apify_sandbox.account import SMALL_PLAN
 from apify_sandbox.server import DEFAULT_TOKEN, Sandbox
+from scheduler_project.cli import (
+    SchedulerCommand,
+    bounded,
+    non_negative_seconds,
+    port,
+    positive_int,
+    share,
+)
+
+logger = logging.getLogger("apify_sandbox")
+non_negative_amount = bounded(float, low=0)
 
 DEFAULT_MEMORY_GBYTES = SMALL_PLAN["max_memory_mbytes"] / 1024
-
-
-def rate(value: str) -> float:
-    """argparse type: a probability between 0 and 1."""
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return number
-
-
-def seconds(value: str) -> float:
-    """argparse type: a duration of 0 seconds or more."""
-    number = float(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return number
 
 
 def gigabytes(value: str) -> float:
@@ -43,23 +38,7 @@ def gigabytes(value: str) -> float:
     return number
 
 
-def run_count(value: str) -> int:
-    """argparse type: a whole number of runs, 1 or more."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is less than 1")
-    return number
-
-
-def dollars(value: str) -> float:
-    """argparse type: an amount of USD, 0 or more."""
-    number = float(value)
-    if not (math.isfinite(number) and number >= 0):
-        raise argparse.ArgumentTypeError(f"{value} is not an amount of 0 or more")
-    return number
-
-
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Run the Apify sandbox: a local HTTP server speaking the part of the Apify API that "
         "apify-client uses. Runs finish by themselves after --delay seconds, their datasets hold "
@@ -74,83 +53,85 @@ class Command(BaseCommand):
         parser.add_argument(
             "--host",
             default="127.0.0.1",
-            help="Address to listen on (default 127.0.0.1; 0.0.0.0 inside a container).",
+            help="Address to listen on (0.0.0.0 inside a container).",
         )
         parser.add_argument(
-            "--port", type=int, default=8765, help="Port to listen on (default 8765; 0 = any)."
+            "--port", type=port, default=8765, help="Port to listen on (0 = any free one)."
         )
         parser.add_argument(
             "--delay",
-            type=seconds,
+            type=non_negative_seconds,
             default=3.0,
-            help="Seconds a run stays RUNNING before it finishes (default 3; 0 = at once). A run "
-            "whose timeout is shorter ends TIMED-OUT at its timeout.",
+            help="Seconds a run stays RUNNING before it finishes (default %(default)g; 0 = at "
+            "once). A run whose timeout is shorter ends TIMED-OUT at its timeout.",
         )
         parser.add_argument(
             "--seed",
             type=int,
             default=1,
-            help="Seed of every random choice (default 1). The same seed and run input give the "
-            "same items and review ids, so a re-scrape finds the same reviews again.",
+            help="Seed of every random choice (default %(default)s). The same seed and run "
+            "input give the same items and review ids, so a re-scrape finds the same reviews "
+            "again.",
         )
         parser.add_argument(
             "--failure-rate",
-            type=rate,
+            type=share,
             default=0.0,
             help="Probability (0-1) that a run ends FAILED, with part of its items, and calls "
-            "back with ACTOR.RUN.FAILED (default 0). A retry of the same input draws again.",
+            "back with ACTOR.RUN.FAILED (default %(default)g). A retry of the same input draws "
+            "again.",
         )
         parser.add_argument(
             "--error-item-rate",
-            type=rate,
+            type=share,
             default=0.0,
             help="Probability (0-1), per business in a run, that it yields one error item "
             '({"error": ..., plus its key field such as placeId or url}) instead of its '
-            "reviews or overview (default 0).",
+            "reviews or overview (default %(default)g).",
         )
         parser.add_argument(
             "--duplicate-webhook-rate",
-            type=rate,
+            type=share,
             default=0.0,
             help="Probability (0-1) that a webhook is delivered twice, the second time with a new "
-            "dispatch id (default 0): the receiver must be idempotent.",
+            "dispatch id (default %(default)g): the receiver must be idempotent.",
         )
         parser.add_argument(
             "--lost-webhook-rate",
-            type=rate,
+            type=share,
             default=0.0,
-            help="Probability (0-1) that a webhook is never sent (default 0): the scheduler must "
-            "notice the finished run some other way.",
+            help="Probability (0-1) that a webhook is never sent (default %(default)g): the "
+            "scheduler must notice the finished run some other way.",
         )
         parser.add_argument(
             "--rate-limit-rate",
-            type=rate,
+            type=share,
             default=0.0,
-            help="Fraction (0-1) of API requests answered 429 rate-limit-exceeded (default 0); "
-            "apify-client retries them with back-off.",
+            help="Fraction (0-1) of API requests answered 429 rate-limit-exceeded (default "
+            "%(default)g); apify-client retries them with back-off.",
         )
         parser.add_argument(
             "--max-memory-gbytes",
             type=gigabytes,
             default=DEFAULT_MEMORY_GBYTES,
             help="The account's combined memory of running Actor runs, in GB (default "
-            f"{DEFAULT_MEMORY_GBYTES:g}, a small plan). A start beyond it is refused with 402 "
+            "%(default)g, a small plan). A start beyond it is refused with 402 "
             "actor-memory-limit-exceeded; GET /v2/users/me/limits reports it.",
         )
         parser.add_argument(
             "--max-concurrent-runs",
-            type=run_count,
+            type=positive_int,
             default=SMALL_PLAN["max_concurrent_runs"],
             help="The account's concurrent Actor runs, 1 or more (default "
-            f"{SMALL_PLAN['max_concurrent_runs']}). A start beyond it is refused with 402 "
+            "%(default)s). A start beyond it is refused with 402 "
             "concurrent-runs-limit-exceeded.",
         )
         parser.add_argument(
             "--max-monthly-usage-usd",
-            type=dollars,
+            type=non_negative_amount,
             default=SMALL_PLAN["max_monthly_usage_usd"],
             help="The account's monthly usage limit in USD, 0 or more (default "
-            f"{SMALL_PLAN['max_monthly_usage_usd']:g}). Once the month's usage reaches it, "
+            "%(default)g). Once the month's usage reaches it, "
             "starts are refused with 402 usage-limit-exceeded.",
         )
         parser.add_argument(
@@ -162,12 +143,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = options["token"] or getattr(settings, "APIFY_TOKEN", "") or DEFAULT_TOKEN
-        printing = threading.Lock()
 
         def log(message: str) -> None:
-            with printing:
-                self.stdout.write(f"[{time.strftime('%H:%M:%S')}] {message}")
-                self.stdout.flush()
+            logger.info(message)  # the project's one log format (settings.LOGGING)
 
         try:
             sandbox = self._sandbox(token, log if options["verbosity"] >= 1 else None, options)

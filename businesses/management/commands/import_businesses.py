@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 from tqdm import tqdm
 
@@ -18,6 +18,7 @@ from businesses.importing import (
     detect_format,
     import_file,
 )
+from scheduler_project.cli import SchedulerCommand, positive_int
 
 EPILOG = """\
 file: a CSV with a header row (columns team_id, tier, platform, external_id and optionally
@@ -78,7 +79,7 @@ class DryRunRollback(Exception):
     """Raised inside the dry run's transaction to roll everything back."""
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Import teams and businesses from a CSV or JSON Lines file, streamed, in chunked "
         "transactions; bad rows are reported in an error report with their line numbers."
@@ -96,7 +97,7 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path, help="The .csv, .jsonl or .ndjson file.")
         parser.add_argument("--format", choices=("csv", "jsonl"), help="Override the extension.")
         parser.add_argument(
-            "--chunk-size", type=int, default=5000, help="Rows per transaction (default 5000)."
+            "--chunk-size", type=positive_int, default=5000, help="Rows per transaction."
         )
         parser.add_argument(
             "--errors", type=Path, help="Error report (CSV). Default: FILE.errors.csv."

@@ -1,4 +1,3 @@
-from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models.functions import Now
 
@@ -9,6 +8,7 @@ from businesses.services import (
     custom_interval_set,
     team_upsert,
 )
+from scheduler_project.cli import SchedulerCommand
 from schedules.models import Batch
 from schedules.services.assignment import schedule_groups_init
 
@@ -44,7 +44,7 @@ def demo_rows(team_id: str, offset: int) -> list[BusinessRow]:
     )
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Create demo teams and businesses on all four platforms, with a 15-minute custom "
         "interval, and make their batches due now: with the Apify sandbox, a first run shows "

@@ -1,15 +1,14 @@
 import json
 import sys
 
-from django.core.management.base import BaseCommand
-
 from monitoring.health import CRITICAL, HEALTHY, WARNING, health_report
+from scheduler_project.cli import SchedulerCommand
 
 EXIT_CODES = {HEALTHY: 0, WARNING: 1, CRITICAL: 2}
 MARKS = {HEALTHY: "ok", WARNING: "WARN", CRITICAL: "CRIT"}
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Print the scheduler's health and the reason of each check. Exit code 0 healthy, "
         "1 warning, 2 critical: usable from cron alerts and container probes."

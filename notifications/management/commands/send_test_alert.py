@@ -1,13 +1,14 @@
 """Send one test alert to every ALERT_URLS channel now; exit 1 if any channel failed."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from notifications.models import AlertChannelState
 from notifications.services.alerts import alert_send, alert_urls, alert_write, dashboard_link
+from scheduler_project.cli import SchedulerCommand
 from scheduler_project.dbclock import db_now
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = "Send a test alert to every ALERT_URLS channel and say what each answered."
 
     def add_arguments(self, parser) -> None:

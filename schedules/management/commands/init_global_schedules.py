@@ -1,11 +1,10 @@
-from django.core.management.base import BaseCommand
-
+from scheduler_project.cli import SchedulerCommand
 from schedules.models import ScheduleGroup
 from schedules.services.assignment import schedule_groups_init
 from schedules.services.system_schedules import system_periodic_tasks_ensure
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Create the standard global schedule groups (platform × scrape type × tier interval) "
         "and the dispatcher's periodic tasks. Idempotent: running it again creates nothing."

@@ -1,5 +1,4 @@
-from django.core.management.base import BaseCommand
-
+from scheduler_project.cli import SchedulerCommand
 from schedules.services.retention import (
     RetentionPolicy,
     history_prune,
@@ -7,7 +6,7 @@ from schedules.services.retention import (
 )
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Delete old history in bulk: executions past SCHEDULER_RETENTION_EXECUTIONS_DAYS "
         "(keeping the latest SCHEDULER_RETENTION_KEEP_PER_BATCH per batch, never active ones) "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
+from scheduler_project.cli import SchedulerCommand, positive_int
 from schedules.services.operations import GroupMoves, groups_rebalance
 
 ACTOR = "manage.py"
@@ -21,14 +21,18 @@ def _counts(counts: dict[str, int]) -> str:
     return " ".join(f"#{index}:{count}" for index, count in counts.items()) or "(no batch)"
 
 
-class GroupOperationCommand(BaseCommand):
+class GroupOperationCommand(SchedulerCommand):
     verb = ""  # "rebalance" / "consolidate"
     operation: Callable[..., list[GroupMoves]]
 
     def add_arguments(self, parser):
-        parser.add_argument("--platform", choices=[name for name, _ in PLATFORM_CHOICES])
-        parser.add_argument("--scrape-type", choices=ScrapeType.values)
-        parser.add_argument("--interval", type=int, help="Interval in minutes.")
+        parser.add_argument(
+            "--platform", choices=[name for name, _ in PLATFORM_CHOICES], help="Only this platform."
+        )
+        parser.add_argument("--scrape-type", choices=ScrapeType.values, help="Only this type.")
+        parser.add_argument(
+            "--interval", type=positive_int, help="Only groups of this interval, in minutes."
+        )
         parser.add_argument(
             "--dry-run",
             action="store_true",

@@ -2,16 +2,16 @@ import logging
 import signal
 import time
 
-from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from scheduler_project import conf
+from scheduler_project.cli import SchedulerCommand, positive_seconds
 from schedules.services.dispatch import TickResult, dispatch_tick
 
 logger = logging.getLogger(__name__)
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Run the dispatcher loop in the foreground (an alternative or a complement to the "
         "beat's periodic tick; any number may run at once). Stops cleanly on SIGTERM/SIGINT."
@@ -20,9 +20,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--interval",
-            type=float,
+            type=positive_seconds,
             default=conf.get().dispatch_tick_seconds,
-            help="Seconds between ticks (default: DISPATCH_TICK_SECONDS).",
+            help="Seconds between ticks (above 0; DISPATCH_TICK_SECONDS sets the default).",
         )
         parser.add_argument("--once", action="store_true", help="Run one tick and exit.")
 

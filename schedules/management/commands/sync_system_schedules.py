@@ -1,10 +1,11 @@
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from scheduler_project.cli import SchedulerCommand
 from schedules.services.system_schedules import system_schedules_sync
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Sync the code-defined system periodic tasks into django-celery-beat for SCHEDULER_ENV: "
         "create or update this environment's, disable (never delete) the stale ones. "

@@ -1,15 +1,21 @@
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.db import connection
 
 from businesses.models import Team
+from scheduler_project.cli import SchedulerCommand
 from schedules.validation import CheckResult, Scope, repair, run_checks
 
 SHOWN_PER_CHECK = 5
+NEEDS_POSTGRESQL = (
+    "validate_global_schedules checks with PostgreSQL's SQL; this database is {vendor}. "
+    "Point DATABASE_URL at the PostgreSQL database to check (postgres://…)."
+)
 
 
-class Command(BaseCommand):
+class Command(SchedulerCommand):
     help = (
         "Check the global schedules for inconsistencies (missing/orphan/duplicate mappings, "
         "batch counts, team isolation, empty batches, identifiers, intervals, next runs). "
@@ -27,6 +33,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError(NEEDS_POSTGRESQL.format(vendor=connection.vendor), returncode=2)
         team = options["team"]
         if team is not None and not Team.objects.filter(team_id=team).exists():
             raise CommandError(f"Unknown team {team!r}.", returncode=2)
