@@ -1,10 +1,11 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from businesses.models import Business, CustomInterval, ReviewItem, Team
 from businesses.platforms import PLATFORMS
+from businesses.url_identifiers import IdentifierError
 from scheduler_project import conf
 
 
@@ -81,3 +82,35 @@ def review_feed(*, business: Business, since: datetime | None = None) -> QuerySe
 def business_get_any(*, business_id: int) -> Business:
     """Any team's business, for operators; DoesNotExist (a 404) otherwise."""
     return Business.objects.get(id=business_id)
+
+
+def team_lookup(*, q: str) -> list[Team]:
+    """The team whose id is exactly `q` (the primary key), for the dashboard's search."""
+    q = q.strip()
+    if not q or "\x00" in q or len(q) > Team._meta.get_field("team_id").max_length:
+        return []
+    return list(Team.objects.filter(team_id=q))
+
+
+def business_lookup(*, q: str, limit: int) -> list[Business]:
+    """Businesses of every team that `q` names, newest first, at most `limit`, in one query:
+    its id, its identifier on a platform (normalised as registering it would, so a pasted URL
+    or place id finds it through `business_platform_key_idx`), its team's id (the team
+    foreign key's index), or part of its name or external id: that last part scans the
+    table, which `limit` bounds (the newest-first walk of the primary key stops there)."""
+    q = q.replace("\x00", "").strip()
+    if not q:
+        return []
+    match = Q(name__icontains=q) | Q(external_id__icontains=q)
+    if len(q) <= Team._meta.get_field("team_id").max_length:
+        match |= Q(team_id=q)
+    digits = q.removeprefix("#")
+    if digits.isdigit() and len(digits) < 18:
+        match |= Q(id=int(digits))
+    for name, platform in PLATFORMS.items():
+        try:
+            identity = platform.normalise(q)
+        except IdentifierError:
+            continue
+        match |= Q(platform=name, platform_key=identity.key)
+    return list(Business.objects.filter(match).order_by("-id")[:limit])

@@ -22,6 +22,7 @@ from notifications.services.events import Event, events_publish
 from retry.models import OPEN_RETRY_STATES, RetryEntry, RetryState
 from retry.policies import next_attempt_delay
 from scheduler_project import conf
+from scheduler_project.bulk import BulkResult, bulk_apply
 from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
 
@@ -34,6 +35,8 @@ RETRY_RUNNING = "A retry of this business is running now."
 BUSINESS_INACTIVE = "The business was deactivated before its retry."
 RETRY_BUSINESS_INACTIVE = "An inactive business is not scraped: activate it before retrying."
 RETRY_NOT_SCHEDULED = "The business is no longer scheduled for this scrape type."
+RETRY_ENTRY_SUCCEEDED = "This entry succeeded: it is closed and has nothing to retry."
+RETRY_ENTRY_REPLACED = "A newer entry (#{newer}) replaced this one: retry that one instead."
 
 
 def _delay(attempts_done: int) -> timedelta | None:
@@ -213,6 +216,42 @@ def retry_force(
         )
         entries.append(entry)
     return entries
+
+
+def retry_entries_force(
+    *, entry_ids: Iterable[int], actor: str = "", reason: str = ""
+) -> BulkResult[int, RetryEntry]:
+    """Retry each entry's business now, for the entry's scrape type, through `retry_force`
+    (one `retry.force` audit event each, with the reason): a pending entry is brought
+    forward, a dead one gets a fresh pending entry (the dead one stays as history).
+
+    Refused by entry id, without undoing the others: a succeeded entry (closed), one a newer
+    entry of the same business and scrape type replaced, a running retry, an inactive
+    business."""
+
+    def force(entry_id: int) -> RetryEntry:
+        entry = RetryEntry.objects.select_related("business").get(id=entry_id)
+        if entry.state == RetryState.SUCCEEDED:
+            raise ConflictError(RETRY_ENTRY_SUCCEEDED)
+        newer = (
+            RetryEntry.objects.filter(
+                business_id=entry.business_id, scrape_type=entry.scrape_type, id__gt=entry.id
+            )
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if newer is not None:
+            raise ConflictError(RETRY_ENTRY_REPLACED.format(newer=newer))
+        (forced,) = retry_force(
+            business=entry.business,
+            actor=actor,
+            reason=reason,
+            scrape_types=[entry.scrape_type],
+        )
+        return forced
+
+    return bulk_apply(entry_ids, force)
 
 
 def retry_entries_cleanup(*, retention: timedelta | None = None) -> int:

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from scheduler_project.apidocs import SchemaApi, SwaggerDocsPage
+from scheduler_project.views import favicon
 
 api_v1 = [
     path("teams/", include("businesses.urls")),
@@ -19,6 +20,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:overview"), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
     path("api/v1/", include(api_v1)),

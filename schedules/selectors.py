@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import datetime
 from uuid import UUID
 
@@ -248,3 +249,19 @@ def _never_scraped(scrape_type: str) -> dict:
         "last_scraped_at": None,
         "last_error": "",
     }
+
+
+def execution_lookup(*, q: str, limit: int) -> list[Execution]:
+    """Executions that `q` names exactly, for the dashboard's search: their id (a UUID, the
+    primary key) or their Apify run id (its unique index). One query, or none when `q` can
+    be neither; never a scan of the (large) executions table."""
+    q = q.strip()
+    match = Q()
+    if q and "\x00" not in q and len(q) <= Execution._meta.get_field("apify_run_id").max_length:
+        match |= Q(apify_run_id=q)
+    with suppress(ValueError):  # not a UUID: no id to match
+        match |= Q(id=UUID(q))
+    if not match:
+        return []
+    queryset = Execution.objects.defer(*_LIST_DEFERRED).filter(match)
+    return list(queryset.order_by("-created_at", "-id")[:limit])

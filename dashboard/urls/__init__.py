@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from dashboard.views.auth import DashboardLoginView
 from dashboard.views.overview import OverviewView
+from dashboard.views.search import SearchView
 
 app_name = "dashboard"
 
@@ -15,6 +16,7 @@ NAV = [
     ("dashboard:businesses", "Businesses"),
     ("dashboard:retry-queue", "Retry queue"),
     ("dashboard:executions", "Executions"),
+    ("dashboard:queues", "Queues"),
     ("dashboard:audit-log", "Audit log"),
     ("dashboard:notifications", "Notifications"),
 ]
@@ -23,9 +25,11 @@ urlpatterns = [
     path("", OverviewView.as_view(), name="overview"),
     path("login/", DashboardLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("search/", SearchView.as_view(), name="search"),  # the top bar's search box
     # Each area's pages (their URL names live in this `dashboard` namespace).
     path("", include("dashboard.urls.schedules")),
     path("", include("dashboard.urls.teams")),
     path("", include("dashboard.urls.executions")),
     path("", include("dashboard.urls.notifications")),
+    path("", include("dashboard.urls.monitoring")),  # charts' data, queues and workers
 ]

@@ -4,6 +4,7 @@ from django.urls import path
 
 from dashboard.views.audit import AuditLogView
 from dashboard.views.executions import (
+    ExecutionBulkView,
     ExecutionCancelView,
     ExecutionDetailView,
     ExecutionListView,
@@ -12,6 +13,7 @@ from dashboard.views.executions import (
 
 urlpatterns = [
     path("executions/", ExecutionListView.as_view(), name="executions"),
+    path("executions/bulk/", ExecutionBulkView.as_view(), name="executions-bulk"),
     path("executions/<uuid:execution_id>/", ExecutionDetailView.as_view(), name="execution"),
     path(
         "executions/<uuid:execution_id>/cancel/",

@@ -6,6 +6,7 @@ from dashboard.views.schedules import (
     BatchPauseView,
     BatchResumeView,
     BatchTriggerView,
+    ScheduleBulkView,
     ScheduleConsolidateView,
     ScheduleDetailView,
     ScheduleListView,
@@ -14,6 +15,7 @@ from dashboard.views.schedules import (
 
 urlpatterns = [
     path("schedules/", ScheduleListView.as_view(), name="schedules"),
+    path("schedules/bulk/", ScheduleBulkView.as_view(), name="schedules-bulk"),
     path("schedules/rebalance/", ScheduleRebalanceView.as_view(), name="schedules-rebalance"),
     path("schedules/consolidate/", ScheduleConsolidateView.as_view(), name="schedules-consolidate"),
     path("schedules/<int:batch_id>/", ScheduleDetailView.as_view(), name="schedule"),

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from dashboard.views.businesses import BusinessDetailView, BusinessListView, BusinessRetryView
-from dashboard.views.retry import RetryNowView, RetryQueueView
+from dashboard.views.retry import RetryBulkView, RetryNowView, RetryQueueView
 from dashboard.views.teams import (
     CustomIntervalRemoveView,
     CustomIntervalSetView,
@@ -28,5 +28,6 @@ urlpatterns = [
     path("businesses/<int:business_id>/", BusinessDetailView.as_view(), name="business"),
     path("businesses/<int:business_id>/retry/", BusinessRetryView.as_view(), name="business-retry"),
     path("retry-queue/", RetryQueueView.as_view(), name="retry-queue"),
+    path("retry-queue/bulk/", RetryBulkView.as_view(), name="retry-queue-bulk"),
     path("retry-queue/<int:entry_id>/retry/", RetryNowView.as_view(), name="retry-now"),
 ]

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
 
 from access.models import AuditEvent
 from access.selectors import audit_event_list
-from dashboard.views.base import StaffRequiredMixin, paginate, query_without_page
+from dashboard.forms import AuditFilterForm
+from dashboard.views.base import StaffRequiredMixin
+from dashboard.views.lists import list_page, render_list
 
 # Where an audited object lives on the dashboard (the pages of other areas by their paths).
 OBJECT_LINKS = {
@@ -21,12 +21,6 @@ OBJECT_LINKS = {
     "businesses.business": "/dashboard/businesses/{id}/",
     "businesses.team": "/dashboard/teams/{id}/",
 }
-
-
-class AuditFilterForm(forms.Form):
-    action = forms.CharField(max_length=100, required=False)
-    object_type = forms.CharField(max_length=100, required=False)
-    actor = forms.CharField(max_length=150, required=False)
 
 
 def _compact(value: object) -> str:
@@ -48,12 +42,10 @@ def _distinct(field: str) -> list[str]:
 
 class AuditLogView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = AuditFilterForm(request.GET or None)
-        filters = {}
-        if form.is_bound:
-            form.is_valid()
-            filters = {k: v.strip() for k, v in form.cleaned_data.items() if v and v.strip()}
-        page = paginate(request, audit_event_list(filters=filters))
+        offered = {"action": _distinct("action"), "object_type": _distinct("object_type")}
+        form = AuditFilterForm(request.GET, offered=offered)
+        filters = form.filters() if form.is_valid() else {}
+        page = list_page(form, audit_event_list(filters=filters))
         rows = [
             {
                 "event": event,
@@ -63,15 +55,10 @@ class AuditLogView(StaffRequiredMixin, View):
             }
             for event in page.object_list
         ]
-        return render(
+        return render_list(
             request,
-            "dashboard/audit_log.html",
-            {
-                "form": form,
-                "page": page,
-                "rows": rows,
-                "filters": query_without_page(request),
-                "actions": _distinct("action"),
-                "object_types": _distinct("object_type"),
-            },
+            template="dashboard/audit_log.html",
+            partial="dashboard/partials/audit_log_table.html",
+            form=form,
+            context={"page": page, "rows": rows},
         )

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
 from businesses.models import Business
-from businesses.platforms import PLATFORM_CHOICES
 from businesses.selectors import business_get_any, review_feed
-from dashboard.views.base import (
-    ActionView,
-    StaffRequiredMixin,
-    actor,
-    paginate,
-    query_without_page,
-)
+from dashboard.forms import NEVER, REASON_MAX, REASON_REQUIRED, BusinessFilterForm
+from dashboard.views.base import ActionView, StaffRequiredMixin, actor
+from dashboard.views.lists import list_page, render_list
 from retry.selectors import retry_entry_list
 from retry.services import retry_force
 from schedules.selectors import businesses_with_assignments
@@ -28,42 +25,44 @@ _TEXT_KEYS = ("text", "reviewText", "reviewTitle", "title")
 _RATING_KEYS = ("rating", "stars", "totalScore")
 
 
-def business_search(*, q: str = "", team_id: str = "", platform: str = "") -> QuerySet[Business]:
-    """Businesses of every team: `q` matches the id, name or external id; newest first.
-    Every column the list shows is on the business row: one query per page."""
+def business_search(
+    *, q: str = "", team: str = "", platform: str = "", status: str = ""
+) -> QuerySet[Business]:
+    """Businesses of every team: `q` matches the id, name or external id; `status` is the
+    business's worst last status (or `never`); newest first. One query per page."""
     queryset = Business.objects.all()
-    q = q.replace("\x00", "").strip()
+    q = q.strip()
     if q:
         match = Q(name__icontains=q) | Q(external_id__icontains=q) | Q(platform_key=q)
         if q.isdigit() and len(q) < 18:
             match |= Q(id=int(q))
         queryset = queryset.filter(match)
-    if team_id:
-        queryset = queryset.filter(team_id=team_id.replace("\x00", ""))
+    if team:
+        queryset = queryset.filter(team_id=team)
     if platform:
         queryset = queryset.filter(platform=platform)
+    if status == NEVER:
+        queryset = queryset.filter(last_status__isnull=True)
+    elif status:
+        queryset = queryset.filter(last_status=status)
     return queryset.order_by("-id")
 
 
 class BusinessListView(StaffRequiredMixin, View):
+    """Each business with the last status of each of its scrape types (`outcomes`, as the
+    product API reads them): one more query per page, whatever its size."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        q = request.GET.get("q", "").strip()
-        team_id = request.GET.get("team", "").strip()
-        platform = request.GET.get("platform", "")
-        if platform not in dict(PLATFORM_CHOICES):
-            platform = ""
-        businesses = business_search(q=q, team_id=team_id, platform=platform)
-        return render(
+        form = BusinessFilterForm(request.GET)
+        filters = form.filters() if form.is_valid() else {}
+        page = list_page(form, business_search(**filters))
+        page.object_list = businesses_with_assignments(page.object_list)
+        return render_list(
             request,
-            "dashboard/businesses.html",
-            {
-                "page": paginate(request, businesses),
-                "q": q,
-                "team": team_id,
-                "platform": platform,
-                "platforms": PLATFORM_CHOICES,
-                "filters": query_without_page(request),
-            },
+            template="dashboard/businesses.html",
+            partial="dashboard/partials/businesses_table.html",
+            form=form,
+            context={"page": page},
         )
 
 
@@ -79,12 +78,16 @@ def _summary(payload: object) -> dict:
     return {"text": text, "rating": rating}
 
 
+def _business_or_404(business_id: int) -> Business:
+    try:
+        return business_get_any(business_id=business_id)
+    except Business.DoesNotExist:
+        raise Http404("No such business.") from None
+
+
 class BusinessDetailView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest, business_id: int) -> HttpResponse:
-        try:
-            business = business_get_any(business_id=business_id)
-        except Business.DoesNotExist:
-            raise Http404("No such business.") from None
+        business = _business_or_404(business_id)
         businesses_with_assignments([business])
         reviews = list(
             review_feed(business=business).order_by("-scraped_at", "-id")[:RECENT_REVIEWS]
@@ -95,18 +98,45 @@ class BusinessDetailView(StaffRequiredMixin, View):
         return render(
             request,
             "dashboard/business.html",
-            {"business": business, "reviews": reviews, "retries": list(retries)},
+            {
+                "business": business,
+                "reviews": reviews,
+                "retries": list(retries),
+                "retry_form": ForceRetryForm(business=business),
+            },
         )
+
+
+class ForceRetryForm(forms.Form):
+    """Which of the business's scrape types to retry now, and why (audited)."""
+
+    scrape_types = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Scrape types",
+        error_messages={"required": "Choose at least one scrape type to retry."},
+    )
+    reason = forms.CharField(
+        max_length=REASON_MAX, error_messages={"required": REASON_REQUIRED}, strip=True
+    )
+
+    def __init__(self, *args: object, business: Business, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["scrape_types"]
+        field.choices = [(st, st) for st in business.scrape_types]
+        field.initial = list(business.scrape_types)
 
 
 class BusinessRetryView(ActionView):
     def act(self, request: HttpRequest, business_id: int) -> str:
-        try:
-            business = business_get_any(business_id=business_id)
-        except Business.DoesNotExist:
-            raise Http404("No such business.") from None
+        business = _business_or_404(business_id)
+        form = ForceRetryForm(request.POST, business=business)
+        if not form.is_valid():
+            raise ValidationError({f: list(e) for f, e in form.errors.items()})
         entries = retry_force(
-            business=business, actor=actor(request), reason=request.POST.get("reason", "")[:1000]
+            business=business,
+            actor=actor(request),
+            reason=form.cleaned_data["reason"],
+            scrape_types=form.cleaned_data["scrape_types"],
         )
         kinds = ", ".join(e.scrape_type for e in entries)
         return f"Business {business.id}: retry due now ({kinds})."

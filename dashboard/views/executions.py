@@ -6,26 +6,25 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
 
-from businesses.platforms import PLATFORM_CHOICES, ScrapeType
-from dashboard.views.base import (
-    ActionView,
-    StaffRequiredMixin,
-    actor,
-    paginate,
-    query_without_page,
-)
-from schedules.models import Execution, Trigger
+from dashboard.forms import ExecutionFilterForm
+from dashboard.views.base import ActionView, StaffRequiredMixin, actor
+from dashboard.views.bulk import BulkAction, BulkView, Row
+from dashboard.views.lists import list_page, render_list
+from schedules.models import Execution
 from schedules.selectors import execution_detail_get, execution_list
-from schedules.services.executions import execution_cancel
+from schedules.services.executions import (
+    EXECUTION_NOT_ACTIVE,
+    execution_cancel,
+    executions_cancel,
+)
 from schedules.services.operations import execution_rerun
-from schedules.states import ACTIVE_STATES, ExecutionState
+from schedules.states import ACTIVE_STATES
 
-ANY = [("", "any")]
 REASON_MAX = 1000
 
 
@@ -45,31 +44,26 @@ def duration_text(ms: int | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-class ExecutionFilterForm(forms.Form):
-    """The history's filters, the same as the API's (`schedule_id` is the batch id)."""
-
-    state = forms.ChoiceField(choices=ANY + ExecutionState.choices, required=False)
-    trigger = forms.ChoiceField(choices=ANY + Trigger.choices, required=False)
-    platform = forms.ChoiceField(choices=ANY + PLATFORM_CHOICES, required=False)
-    scrape_type = forms.ChoiceField(
-        choices=ANY + [(v, v) for v in ScrapeType.values], required=False
-    )
-    schedule_id = forms.IntegerField(min_value=1, required=False, label="Batch id")
-
-
 class ExecutionListView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = ExecutionFilterForm(request.GET or None)
-        filters = {}
-        if form.is_bound:
-            form.is_valid()  # invalid fields are left out of cleaned_data and shown as errors
-            filters = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
-        page = paginate(request, execution_list(filters=filters))
-        rows = [{"e": e, "duration": duration_text(e.duration_ms)} for e in page.object_list]
-        return render(
+        form = ExecutionFilterForm(request.GET)
+        filters = form.filters() if form.is_valid() else {}
+        page = list_page(form, execution_list(filters=filters))
+        rows = [
+            {"e": e, "duration": duration_text(e.duration_ms), "active": e.state in ACTIVE_STATES}
+            for e in page.object_list
+        ]
+        return render_list(
             request,
-            "dashboard/executions.html",
-            {"form": form, "page": page, "rows": rows, "filters": query_without_page(request)},
+            template="dashboard/executions.html",
+            partial="dashboard/partials/executions_table.html",
+            form=form,
+            context={
+                "page": page,
+                "rows": rows,
+                "bulk_url": reverse("dashboard:executions-bulk"),
+                "bulk_actions": ExecutionBulkView.actions,
+            },
         )
 
 
@@ -119,3 +113,40 @@ class ExecutionRetryView(ActionView):
             return f"Re-run started: execution {rerun.execution.id}."
         count = len(rerun.retry_entries)
         return f"Retry forced: {count} retry entr{'y' if count == 1 else 'ies'} brought forward."
+
+
+def _describe(execution: Execution) -> str:
+    batch = f"batch #{execution.batch_id}" if execution.batch_id else "no batch"
+    return (
+        f"Execution {str(execution.id)[:8]} ({execution.trigger}, {batch}, "
+        f"{execution.platform}/{execution.scrape_type}, {execution.created_at:%Y-%m-%d %H:%M})"
+    )
+
+
+class ExecutionBulkView(BulkView):
+    """Cancel the checked executions of the history, with a reason."""
+
+    noun = ("execution", "executions")
+    kind = UUID
+    list_url = "dashboard:executions"
+    actions = (
+        BulkAction(
+            value="cancel",
+            label="Cancel selected…",
+            verb="Cancel",
+            done="cancelled",
+            outcome="cancelled now; a running Apify run is aborted by reconciliation",
+            run=lambda ids, reason, actor: executions_cancel(
+                execution_ids=ids, reason=reason, actor=actor
+            ),
+            refusal=lambda e: "" if e.state in ACTIVE_STATES else EXECUTION_NOT_ACTIVE,
+            style="danger",
+        ),
+    )
+
+    def objects(self, ids: list) -> dict:
+        return execution_list().in_bulk(ids)
+
+    def row(self, obj: object) -> Row:
+        url = reverse("dashboard:execution", kwargs={"execution_id": obj.id})
+        return Row(_describe(obj), url, obj.state)

@@ -7,65 +7,41 @@ Reads go through the same selectors as the admin REST API, writes through the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
 
+from businesses.models import ScrapeStatus
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
-from dashboard.views.base import (
-    PAGE_SIZE,
-    ActionView,
-    StaffRequiredMixin,
-    actor,
-    paginate,
-    query_without_page,
-)
+from dashboard.forms import ScheduleFilterForm, interval_label
+from dashboard.views.base import PAGE_SIZE, ActionView, StaffRequiredMixin, actor
+from dashboard.views.bulk import BulkAction, BulkView, Row
+from dashboard.views.lists import list_page, render_list
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
-from schedules.models import Batch, BatchStatus, Execution, ScheduleGroup
+from schedules.models import Batch, BatchStatus, Execution, Mapping
 from schedules.selectors import batch_detail_get, batch_list, batch_mappings, execution_list
-from schedules.services.batches import batch_pause, batch_resume, batch_trigger
+from schedules.services.batches import (
+    BATCH_NOT_ACTIVE,
+    BATCH_NOT_PAUSED,
+    batch_pause,
+    batch_resume,
+    batch_trigger,
+    batches_pause,
+    batches_resume,
+)
 from schedules.services.operations import GroupMoves, groups_consolidate, groups_rebalance
 
 REASON_MAX_LENGTH = 1000
 REASON_REQUIRED = "Say why the batch is paused (the reason is shown on the page and audited)."
-
-
-def interval_label(minutes: int) -> str:
-    """720 → "12 h", 4320 → "3 d", 90 → "90 min": what an operator reads at a glance."""
-    if minutes % 1440 == 0:
-        return f"{minutes // 1440} d"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
-
-
-def _interval_choices() -> list[tuple[str, str]]:
-    minutes = (
-        ScheduleGroup.objects.order_by("interval_minutes")
-        .values_list("interval_minutes", flat=True)
-        .distinct()
-    )
-    return [("", "any")] + [(str(m), interval_label(m)) for m in minutes]
-
-
-class ScheduleFilterForm(forms.Form):
-    """The list's GET filters; the same names as the admin API's (`interval` in minutes)."""
-
-    platform = forms.ChoiceField(choices=[("", "any"), *PLATFORM_CHOICES], required=False)
-    scrape_type = forms.ChoiceField(
-        choices=[("", "any"), *ScrapeType.choices], required=False, label="Scrape type"
-    )
-    interval = forms.TypedChoiceField(choices=(), coerce=int, empty_value=None, required=False)
-    status = forms.ChoiceField(choices=[("", "any"), *BatchStatus.choices], required=False)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["interval"].choices = _interval_choices()
 
 
 class GroupSweepForm(forms.Form):
@@ -125,33 +101,53 @@ def _misfire_context() -> dict:
     return {"catchup_minutes": round(conf.get().catchup_window_seconds / 60)}
 
 
+def _failing_businesses() -> Coalesce:
+    """How many of the batch's businesses failed their last scrape of the batch's scrape type
+    (their `ScrapeOutcome`): the per-type status, one subquery per row of the same query."""
+    failing = (
+        Mapping.objects.filter(
+            batch=OuterRef("pk"),
+            business__scrape_outcomes__scrape_type=F("scrape_type"),
+            business__scrape_outcomes__last_status=ScrapeStatus.FAILED,
+        )
+        .order_by()
+        .values("batch")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(failing, output_field=IntegerField()), 0)
+
+
 class ScheduleListView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = ScheduleFilterForm(request.GET or None)
-        filters = form.cleaned_data if form.is_valid() else {}
+        form = ScheduleFilterForm(request.GET)
+        filters = form.filters() if form.is_valid() else {}
         queryset = batch_list(filters=filters).annotate(
             last_state=_latest_execution("state"),
             last_execution_id=_latest_execution("id"),
+            failing=_failing_businesses(),
         )
-        page = paginate(request, queryset)
-        batches = [_decorate(b) for b in page.object_list]
+        page = list_page(form, queryset)
         sweep = {k: filters.get(k) for k in ("platform", "scrape_type", "interval")}
         scope = " / ".join(
             str(interval_label(v) if k == "interval" else v) for k, v in sweep.items() if v
         )
-        return render(
+        context = {
+            "page": page,
+            "batches": [_decorate(b) for b in page.object_list],
+            "sweep": sweep,
+            "sweep_scope": scope or "every schedule",
+            "now": db_now(),
+            "bulk_url": reverse("dashboard:schedules-bulk"),
+            "bulk_actions": ScheduleBulkView.actions,
+            **_misfire_context(),
+        }
+        return render_list(
             request,
-            "dashboard/schedules.html",
-            {
-                "form": form,
-                "page": page,
-                "batches": batches,
-                "filters": query_without_page(request),
-                "sweep": sweep,
-                "sweep_scope": scope or "every schedule",
-                "now": db_now(),
-                **_misfire_context(),
-            },
+            template="dashboard/schedules.html",
+            partial="dashboard/partials/schedules_table.html",
+            form=form,
+            context=context,
         )
 
 
@@ -254,3 +250,43 @@ class ScheduleRebalanceView(_GroupSweepView):
 class ScheduleConsolidateView(_GroupSweepView):
     verb = "Consolidated"
     service = staticmethod(groups_consolidate)
+
+
+def _batch_refusal(status: str, message: str) -> Callable[[Batch], str]:
+    return lambda batch: "" if batch.status == status else message.format(status=batch.status)
+
+
+class ScheduleBulkView(BulkView):
+    """Pause or resume the checked batches of the schedules list, with a reason."""
+
+    noun = ("batch", "batches")
+    list_url = "dashboard:schedules"
+    actions = (
+        BulkAction(
+            value="pause",
+            label="Pause selected…",
+            verb="Pause",
+            done="paused",
+            outcome="paused: no run is dispatched until it is resumed",
+            run=lambda ids, reason, actor: batches_pause(batch_ids=ids, reason=reason, actor=actor),
+            refusal=_batch_refusal(BatchStatus.ACTIVE, BATCH_NOT_ACTIVE),
+            style="danger",
+        ),
+        BulkAction(
+            value="resume",
+            label="Resume selected…",
+            verb="Resume",
+            done="resumed",
+            outcome="resumed at its next slot",
+            run=lambda ids, reason, actor: batches_resume(
+                batch_ids=ids, reason=reason, actor=actor
+            ),
+            refusal=_batch_refusal(BatchStatus.PAUSED, BATCH_NOT_PAUSED),
+        ),
+    )
+
+    def objects(self, ids: list) -> dict:
+        return batch_list().in_bulk(ids)
+
+    def row(self, obj: object) -> Row:
+        return Row(_describe(obj), reverse("dashboard:schedule", args=[obj.id]), obj.status)

@@ -13,6 +13,7 @@ from businesses.models import Team
 from businesses.platforms import PLATFORM_CHOICES
 from businesses.selectors import team_effective_intervals, team_get, tier_interval_minutes
 from businesses.services import custom_interval_remove, custom_interval_set
+from dashboard.forms import TeamFilterForm
 from dashboard.views.base import (
     ActionView,
     StaffRequiredMixin,
@@ -20,6 +21,7 @@ from dashboard.views.base import (
     paginate,
     query_without_page,
 )
+from dashboard.views.lists import list_page, render_list
 from scheduler_project.dbclock import db_now
 from schedules.selectors import team_mappings
 
@@ -40,18 +42,23 @@ class TeamListView(StaffRequiredMixin, View):
     """Every team with its tier, business count and custom intervals; search by team id."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        q = request.GET.get("q", "").strip()
+        form = TeamFilterForm(request.GET)
+        filters = form.filters() if form.is_valid() else {}
         teams = (
             Team.objects.annotate(business_count=Count("businesses"))
             .prefetch_related("custom_intervals")
             .order_by("team_id")
         )
-        if q:
-            teams = teams.filter(team_id__icontains=q.replace("\x00", ""))
-        return render(
+        if filters.get("q"):
+            teams = teams.filter(team_id__icontains=filters["q"])
+        if filters.get("tier"):
+            teams = teams.filter(tier=filters["tier"])
+        return render_list(
             request,
-            "dashboard/teams.html",
-            {"page": paginate(request, teams), "q": q, "filters": query_without_page(request)},
+            template="dashboard/teams.html",
+            partial="dashboard/partials/teams_table.html",
+            form=form,
+            context={"page": list_page(form, teams)},
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from access.services import audit_event_record
+from scheduler_project.bulk import BulkResult, bulk_apply
 from scheduler_project.dbclock import db_now
 from scheduler_project.enqueue import executions_enqueue_start
 from scheduler_project.errors import ConflictError
@@ -53,13 +55,32 @@ def batch_pause(
 
 
 @transaction.atomic
-def batch_resume(*, batch_id: int, actor: str = "") -> Batch:
+def batch_resume(*, batch_id: int, actor: str = "", reason: str = "") -> Batch:
     """Resume at the batch's next slot: the time spent paused is not a misfire."""
     batch = _lock(batch_id)
     if batch.status != BatchStatus.PAUSED:
         raise ConflictError(BATCH_NOT_PAUSED.format(status=batch.status))
-    _resume(batch, actor=actor)
+    _resume(batch, actor=actor, reason=reason)
     return batch
+
+
+def batches_pause(
+    *, batch_ids: Iterable[int], reason: str, actor: str = ""
+) -> BulkResult[int, Batch]:
+    """Pause each batch through `batch_pause`, each on its own (one audit event each, with
+    the reason); a batch that is not active is refused by id, the others still pause."""
+    return bulk_apply(
+        batch_ids, lambda batch_id: batch_pause(batch_id=batch_id, reason=reason, actor=actor)
+    )
+
+
+def batches_resume(
+    *, batch_ids: Iterable[int], reason: str = "", actor: str = ""
+) -> BulkResult[int, Batch]:
+    """Resume each batch through `batch_resume`, as `batches_pause` pauses them."""
+    return bulk_apply(
+        batch_ids, lambda batch_id: batch_resume(batch_id=batch_id, reason=reason, actor=actor)
+    )
 
 
 def _resume(batch: Batch, *, actor: str, reason: str = "") -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from access.services import audit_event_record
 from scheduler_project import conf
+from scheduler_project.bulk import BulkResult, bulk_apply
 from scheduler_project.dbclock import db_now
 from scheduler_project.enqueue import capacity_enqueue_admission
 from scheduler_project.errors import ConflictError
@@ -133,3 +134,17 @@ def execution_cancel(*, execution_id: UUID, actor: str = "", reason: str = "") -
         reason=reason,
     )
     return execution
+
+
+def executions_cancel(
+    *, execution_ids: Iterable[UUID], actor: str = "", reason: str = ""
+) -> BulkResult[UUID, Execution]:
+    """Cancel each execution through `execution_cancel`, each on its own (one audit event
+    each, with the reason); one that is no longer active is refused by id, the others are
+    still cancelled."""
+    return bulk_apply(
+        execution_ids,
+        lambda execution_id: execution_cancel(
+            execution_id=execution_id, actor=actor, reason=reason
+        ),
+    )

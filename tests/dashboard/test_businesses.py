@@ -41,6 +41,9 @@ def test_an_operator_finds_a_business_and_forces_a_retry(page: Page, operator) -
     Business.objects.filter(id=cafe.id).update(
         last_status="failed", last_error="Apify run FAILED: actor crashed with exit code 1"
     )
+    ScrapeOutcome.objects.create(
+        business=cafe, scrape_type="reviews", last_scraped_at=timezone.now(), last_status="failed"
+    )
     _reviews(cafe, 25)
     log_in(page)
 
@@ -52,9 +55,10 @@ def test_an_operator_finds_a_business_and_forces_a_retry(page: Page, operator) -
     rows = page.get_by_test_id("businesses").locator("tbody tr")
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("Café Azur")
-    expect(rows).to_contain_text("failed")
+    expect(rows.locator("[data-scrape-type=reviews]")).to_have_text("reviews: failed")
+    expect(rows.locator("[data-scrape-type=overview]")).to_have_text("overview: never")
     page.get_by_label("Search").fill("")
-    page.get_by_label("Team").fill("bob")
+    page.get_by_label("Team", exact=True).fill("bob")
     page.get_by_role("button", name="Search").click()
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("Bistro Nord")
@@ -62,12 +66,20 @@ def test_an_operator_finds_a_business_and_forces_a_retry(page: Page, operator) -
     page.goto(f"/dashboard/businesses/{cafe.id}/")
     expect(page.get_by_test_id("reviews").locator("tbody tr")).to_have_count(20)
     expect(page.get_by_test_id("reviews")).to_contain_text("Review number 24")
-    page.get_by_role("button", name="Force retry").click()
+    page.get_by_text("Force retry…").click()
+    form = page.get_by_role("form", name="force retry")
+    expect(form.get_by_label("reviews")).to_be_checked()  # every scheduled type, to start with
+    expect(form.get_by_label("overview")).to_be_checked()
+    form.get_by_label("Reason").fill("actor fixed upstream")
+    screenshot(page, "business-force-retry")
+    form.get_by_role("button", name="Retry now").click()
     expect(page.get_by_role("status")).to_contain_text("retry due now")
     expect(page.get_by_test_id("retry-entries").get_by_text("pending")).to_have_count(2)
     screenshot(page, "business")
     assert RetryEntry.objects.filter(business=cafe, state="pending").count() == 2
-    assert set(AuditEvent.objects.values_list("action", "actor")) == {("retry.force", "operator")}
+    assert set(AuditEvent.objects.values_list("action", "actor", "reason")) == {
+        ("retry.force", "operator", "actor fixed upstream")
+    }
 
 
 @pytest.fixture
@@ -94,10 +106,32 @@ def test_pages_need_staff(client, django_user_model, alice) -> None:
 def test_an_inactive_business_cannot_be_retried(staff_client, alice) -> None:
     business = register_google(alice)[0]
     Business.objects.filter(id=business.id).update(active=False)
-    response = staff_client.post(f"/dashboard/businesses/{business.id}/retry/", follow=True)
+    form = {"reason": "try anyway", "scrape_types": ["reviews"]}
+    response = staff_client.post(f"/dashboard/businesses/{business.id}/retry/", form, follow=True)
     assert response.status_code == 200
     assert b'class="error"' in response.content
+    assert b"An inactive business is not scraped" in response.content
     assert not RetryEntry.objects.exists()
+
+
+def test_a_force_retry_needs_a_reason_and_known_scrape_types(staff_client, alice) -> None:
+    business = register_google(alice)[0]
+    url = f"/dashboard/businesses/{business.id}/retry/"
+    for form, error in (
+        ({"scrape_types": ["reviews"]}, "reason: Say why"),
+        ({"reason": "r"}, "scrape_types: Choose at least one scrape type"),
+        ({"reason": "r", "scrape_types": ["photos"]}, "photos is not one of the available"),
+    ):
+        response = staff_client.post(url, form, follow=True)
+        assert error in response.content.decode(), form
+    assert not RetryEntry.objects.exists()
+    assert not AuditEvent.objects.exists()
+    response = staff_client.post(url, {"reason": "only reviews", "scrape_types": ["reviews"]})
+    assert response.status_code == 302
+    (entry,) = RetryEntry.objects.all()
+    assert (entry.scrape_type, entry.state) == ("reviews", "pending")
+    event = AuditEvent.objects.get(action="retry.force")
+    assert (event.object_id, event.reason) == (str(entry.id), "only reviews")
 
 
 def test_unknown_business_is_a_404(staff_client, groups) -> None:
@@ -113,8 +147,11 @@ def test_search_by_id_external_id_and_platform(staff_client, alice, bob) -> None
     assert list(response.context["page"]) == [first]
     response = staff_client.get("/dashboard/businesses/?platform=facebook")
     assert list(response.context["page"]) == []
-    response = staff_client.get("/dashboard/businesses/?platform=nonsense&team=alice")
+    response = staff_client.get("/dashboard/businesses/?team=alice&status=never")
     assert len(response.context["page"]) == 2
+    response = staff_client.get("/dashboard/businesses/?platform=nonsense&team=alice")
+    assert response.status_code == 400
+    assert len(response.context["page"]) == 0
 
 
 def _queries(client, url: str) -> int:

@@ -212,9 +212,13 @@ def test_the_execution_page_costs_the_same_queries_with_10_and_200_businesses(
 def test_bad_filters_and_unknown_executions_never_500(db, staff_client) -> None:
     execution = triggered_execution(businesses=1)
     response = staff_client.get("/dashboard/executions/?state=bogus&schedule_id=abc&page=99")
-    assert response.status_code == 200
+    assert response.status_code == 400  # the page with the bad fields named, and no rows
     assert b"Select a valid choice" in response.content
-    assert str(execution.id).encode() in response.content  # the bad filters are left out
+    assert b"<strong>Batch id</strong>" in response.content
+    assert str(execution.id).encode() not in response.content
+    past_the_end = staff_client.get("/dashboard/executions/?page=99")
+    assert past_the_end.status_code == 200  # a page past the end is the last one
+    assert str(execution.id).encode() in past_the_end.content
     filtered = staff_client.get(f"/dashboard/executions/?schedule_id={execution.batch_id + 1}")
     assert str(execution.id).encode() not in filtered.content
 

@@ -107,14 +107,18 @@ def test_retry_now_is_post_only_and_a_running_entry_is_a_conflict(staff_client, 
 def test_filters_are_the_selectors(staff_client, alice, bob) -> None:
     a = register_google(alice)[0]
     b = register_google(bob)[0]
-    RetryEntry.objects.create(business=a, scrape_type="reviews", state="dead")
+    batch_id = a.mappings.get(scrape_type="reviews").batch_id
+    RetryEntry.objects.create(business=a, scrape_type="reviews", state="dead", batch_id=batch_id)
     RetryEntry.objects.create(business=b, scrape_type="overview", state="pending")
     page = staff_client.get("/dashboard/retry-queue/?team=bob").context["page"]
     assert [e.business_id for e in page] == [b.id]
     page = staff_client.get("/dashboard/retry-queue/?scrape_type=reviews").context["page"]
     assert [e.business_id for e in page] == [a.id]
-    page = staff_client.get("/dashboard/retry-queue/?state=bogus").context["page"]
-    assert len(page) == 2
+    page = staff_client.get(f"/dashboard/retry-queue/?batch={batch_id}").context["page"]
+    assert [e.business_id for e in page] == [a.id]
+    response = staff_client.get("/dashboard/retry-queue/?state=bogus")
+    assert response.status_code == 400
+    assert len(response.context["page"]) == 0
 
 
 def test_the_queue_costs_the_same_whatever_its_size(staff_client, alice) -> None:

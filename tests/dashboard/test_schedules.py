@@ -247,9 +247,12 @@ def test_an_unknown_batch_is_a_404(staff_client, batch: Batch) -> None:
     assert staff_client.post(url).status_code == 404
 
 
-def test_invalid_filters_do_not_break_the_list(staff_client, batch: Batch) -> None:
+def test_invalid_filters_are_a_400_naming_them(staff_client, batch: Batch) -> None:
     response = staff_client.get(reverse("dashboard:schedules"), {"interval": "abc", "page": "x"})
-    assert response.status_code == 200
+    assert response.status_code == 400
+    errors = dict(response.context["form"].error_list())
+    assert set(errors) == {"Interval", "Page"}
+    assert response.context["batches"] == []  # nothing listed, nothing to act on by mistake
 
 
 def _add_batches(count: int, first_index: int) -> None:
