@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 
 from django.db.models import Avg, Count, Min, Q, Sum
 from django.db.models.functions import Coalesce
@@ -15,6 +16,7 @@ from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from schedules.admission import Budget, budget_of
 from schedules.models import ApifyAccount, Batch, CapacitySample, Execution
+from schedules.services.executions import team_counts_of
 from schedules.states import ExecutionState
 
 DEMAND_WINDOW = timedelta(days=7)
@@ -188,21 +190,29 @@ def businesses_that_fit(overview: CapacityOverview, *, share: float) -> dict[str
 
 def cost_breakdown(*, since: datetime) -> dict[str, list[tuple[str, Decimal]]]:
     """Apify usage (USD) of the runs finished since `since`: per day, per platform, and per
-    team, a run's cost shared among its snapshot's teams by their number of businesses.
-    One query; the snapshot split is done here, it is the only place that knows it."""
+    team, a run's cost shared among its snapshot's teams by their number of businesses
+    (`team_counts`, written with the snapshot)."""
     per_day: dict[str, Decimal] = {}
     per_platform: dict[str, Decimal] = {}
     per_team: dict[str, Decimal] = {}
-    rows = Execution.objects.filter(finished_at__gte=since, usage_usd__isnull=False).values_list(
-        "finished_at", "platform", "usage_usd", "business_snapshot"
+    costed = Execution.objects.filter(finished_at__gte=since, usage_usd__isnull=False)
+    rows = costed.exclude(team_counts={}).values_list(
+        "finished_at", "platform", "usage_usd", "team_counts"
     )
-    for finished_at, platform, usage, snapshot in rows.iterator(chunk_size=2000):
+    # Runs recorded before team_counts existed: counted from their snapshot, the slow way.
+    legacy = (
+        (finished_at, platform, usage, team_counts_of(snapshot or []))
+        for finished_at, platform, usage, snapshot in costed.filter(team_counts={})
+        .values_list("finished_at", "platform", "usage_usd", "business_snapshot")
+        .iterator(chunk_size=2000)
+    )
+    for finished_at, platform, usage, teams in chain(rows.iterator(chunk_size=2000), legacy):
         day = f"{finished_at:%Y-%m-%d}"
         per_day[day] = per_day.get(day, Decimal(0)) + usage
         per_platform[platform] = per_platform.get(platform, Decimal(0)) + usage
-        teams = [entry["team_id"] for entry in snapshot or []]
-        for team in teams:
-            per_team[team] = per_team.get(team, Decimal(0)) + usage / len(teams)
+        total = sum(teams.values())
+        for team, count in teams.items():
+            per_team[team] = per_team.get(team, Decimal(0)) + usage * count / total
 
     def ranked(table: dict[str, Decimal]) -> list[tuple[str, Decimal]]:
         return sorted(((k, round(v, 4)) for k, v in table.items()), key=lambda kv: -kv[1])

@@ -231,6 +231,11 @@ class Execution(models.Model):
         "to these and no others.",
     )
     business_count = models.PositiveIntegerField(default=0)
+    team_counts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Businesses of the snapshot per team: how the run's cost is shared.",
+    )
     items_count = models.PositiveIntegerField(default=0)
     attributed_count = models.PositiveIntegerField(default=0)
     unmatched_count = models.PositiveIntegerField(default=0)

@@ -18,7 +18,7 @@ from schedules import apify
 from schedules.admission import REFUSAL_HOLD
 from schedules.models import Execution, Mapping
 from schedules.services.capacity import Admitted, account_note_refusal, executions_admit
-from schedules.services.executions import SnapshotEntry, execution_transition
+from schedules.services.executions import SnapshotEntry, execution_transition, team_counts_of
 from schedules.services.run_input import run_input_build
 from schedules.states import ExecutionState
 
@@ -96,6 +96,7 @@ def _take_snapshot(execution: Execution, fence: dict) -> bool:
         Execution.objects.filter(id=execution.id, **fence).update(
             business_snapshot=execution.business_snapshot,
             business_count=execution.business_count,
+            team_counts=team_counts_of(execution.business_snapshot),
         )
     if execution.business_snapshot:
         return True

@@ -3,6 +3,7 @@ of its state machine as compare-and-set updates."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TypedDict
@@ -78,7 +79,13 @@ def execution_build(
     if snapshot is not None:
         execution.business_snapshot = snapshot
         execution.business_count = len(snapshot)
+        execution.team_counts = team_counts_of(snapshot)
     return execution
+
+
+def team_counts_of(snapshot: list) -> dict[str, int]:
+    """{team id: businesses} of a snapshot (cost per team reads it, not the snapshot)."""
+    return dict(Counter(entry["team_id"] for entry in snapshot))
 
 
 def execution_transition(
