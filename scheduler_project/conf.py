@@ -110,6 +110,10 @@ class SchedulerSettings:
     webhook_send_chunk: int = field(default=200, metadata={"min": 1})
     webhook_send_concurrency: int = field(default=16, metadata={"min": 1})
     webhook_tick_seconds: int = field(default=5, metadata={"min": 1})
+    # The dashboard's list pages poll their rows this often.
+    dashboard_poll_seconds: int = field(
+        default=5, metadata={"env": "DASHBOARD_POLL_SECONDS", "min": 1}
+    )
     # Retention (bulk, hourly)
     retention_executions_days: int = 30
     retention_keep_per_batch: int = 50

@@ -10,7 +10,6 @@ swap is the rows' region only, so the scroll position stays.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -19,13 +18,13 @@ from django.utils.cache import patch_vary_headers
 
 from dashboard.forms import ListFilterForm
 from dashboard.views.base import PAGE_SIZE, query_without_page
+from scheduler_project import conf
 
 LIVE_TARGET = "live-rows"  # the id of the polled region (htmx sends it as HX-Target)
-POLL_SECONDS = 5
 
 
 def poll_seconds() -> int:
-    return getattr(settings, "DASHBOARD_POLL_SECONDS", POLL_SECONDS)
+    return conf.get().dashboard_poll_seconds
 
 
 def list_page(form: ListFilterForm, queryset: QuerySet, per_page: int = PAGE_SIZE) -> Page:
