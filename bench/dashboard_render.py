@@ -51,6 +51,7 @@ def seed_history(rng: random.Random) -> dict[str, int]:
     from scheduler_project.dbclock import db_now
     from schedules.heartbeats import heartbeat_record
     from schedules.models import Batch, CapacitySample, Execution, Mapping
+    from schedules.services.executions import team_counts_of
 
     now = db_now().replace(second=0, microsecond=0)
     snapshots: dict[int, list[dict]] = {}
@@ -89,6 +90,7 @@ def seed_history(rng: random.Random) -> dict[str, int]:
                     duration_ms=int((finished - started).total_seconds() * 1000) if ended else None,
                     business_snapshot=snapshot,
                     business_count=len(snapshot),
+                    team_counts=team_counts_of(snapshot),  # as a real start writes it
                     items_count=rng.randint(0, 40 * len(snapshot)) if ended else 0,
                     usage_usd=Decimal(f"{rng.uniform(0.001, 0.2):.6f}") if ended else None,
                     error="Apify run failed" if state == "failed" else "",

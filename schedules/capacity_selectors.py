@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from itertools import chain
 
-from django.db.models import Avg, Count, Min, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Avg, Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 
 from businesses.platforms import get_platform
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from schedules.admission import Budget, budget_of
-from schedules.models import ApifyAccount, Batch, CapacitySample, Execution
+from schedules.models import ApifyAccount, Batch, Execution
 from schedules.services.executions import team_counts_of
 from schedules.states import ExecutionState
 
@@ -162,10 +162,6 @@ def capacity_overview() -> CapacityOverview:
     )
 
 
-def capacity_samples(*, since: datetime) -> list[CapacitySample]:
-    return list(CapacitySample.objects.filter(at__gte=since).order_by("at"))
-
-
 def businesses_that_fit(overview: CapacityOverview, *, share: float) -> dict[str, int]:
     """How many more businesses each tier could add before demand passes `share` of the
     capacity, at the recent average run time and the platforms' batch sizes (rough: for the
@@ -188,37 +184,51 @@ def businesses_that_fit(overview: CapacityOverview, *, share: float) -> dict[str
     }
 
 
-def cost_breakdown(*, since: datetime) -> dict[str, list[tuple[str, Decimal]]]:
-    """Apify usage (USD) of the runs finished since `since`: per day, per platform, and per
-    team, a run's cost shared among its snapshot's teams by their number of businesses
-    (`team_counts`, written with the snapshot)."""
-    per_day: dict[str, Decimal] = {}
-    per_platform: dict[str, Decimal] = {}
+TEAM_COST_SQL = """
+    SELECT t.key, SUM(e.usage_usd * t.value::numeric / e.business_count) AS usd
+    FROM {table} e, jsonb_each_text(e.team_counts) t
+    WHERE e.finished_at >= %s AND e.usage_usd IS NOT NULL AND e.business_count > 0
+    GROUP BY t.key
+"""
+
+
+def _team_costs(costed: QuerySet, since: datetime) -> dict[str, Decimal]:
+    """A run's cost shared among its snapshot's teams by their number of businesses: summed
+    in PostgreSQL from `team_counts`; runs recorded before it (or on SQLite) from their
+    snapshot here."""
     per_team: dict[str, Decimal] = {}
-    costed = Execution.objects.filter(finished_at__gte=since, usage_usd__isnull=False)
-    rows = costed.exclude(team_counts={}).values_list(
-        "finished_at", "platform", "usage_usd", "team_counts"
-    )
-    # Runs recorded before team_counts existed: counted from their snapshot, the slow way.
-    legacy = (
-        (finished_at, platform, usage, team_counts_of(snapshot or []))
-        for finished_at, platform, usage, snapshot in costed.filter(team_counts={})
-        .values_list("finished_at", "platform", "usage_usd", "business_snapshot")
-        .iterator(chunk_size=2000)
-    )
-    for finished_at, platform, usage, teams in chain(rows.iterator(chunk_size=2000), legacy):
-        day = f"{finished_at:%Y-%m-%d}"
-        per_day[day] = per_day.get(day, Decimal(0)) + usage
-        per_platform[platform] = per_platform.get(platform, Decimal(0)) + usage
+    slow = costed
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(TEAM_COST_SQL.format(table=Execution._meta.db_table), [since])
+            per_team.update(cursor.fetchall())
+        slow = costed.filter(team_counts={})
+    rows = slow.values_list("usage_usd", "business_snapshot").iterator(chunk_size=2000)
+    for usage, snapshot in rows:
+        teams = team_counts_of(snapshot or [])
         total = sum(teams.values())
         for team, count in teams.items():
             per_team[team] = per_team.get(team, Decimal(0)) + usage * count / total
+    return per_team
+
+
+def cost_breakdown(*, since: datetime) -> dict[str, list[tuple[str, Decimal]]]:
+    """Apify usage (USD) of the runs finished since `since`: per day, per platform and per
+    team (`_team_costs`), in three aggregate queries."""
+    costed = Execution.objects.filter(finished_at__gte=since, usage_usd__isnull=False)
+    per_day = (
+        costed.annotate(day=TruncDate("finished_at"))
+        .values_list("day")
+        .annotate(usd=Sum("usage_usd"))
+        .order_by("day")
+    )
+    per_platform = costed.values_list("platform").annotate(usd=Sum("usage_usd")).order_by()
 
     def ranked(table: dict[str, Decimal]) -> list[tuple[str, Decimal]]:
         return sorted(((k, round(v, 4)) for k, v in table.items()), key=lambda kv: -kv[1])
 
     return {
-        "per_day": sorted((k, round(v, 4)) for k, v in per_day.items()),
-        "per_platform": ranked(per_platform),
-        "per_team": ranked(per_team)[:20],
+        "per_day": [(f"{day:%Y-%m-%d}", round(usd, 4)) for day, usd in per_day],
+        "per_platform": ranked(dict(per_platform)),
+        "per_team": ranked(_team_costs(costed, since))[:20],
     }

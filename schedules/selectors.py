@@ -13,13 +13,11 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncHour
 
 from businesses.models import Business, ScrapeOutcome, Team
 from businesses.selectors import team_effective_intervals, team_get
 from schedules.models import Batch, BatchStatus, Execution, Mapping, ScheduleGroup
 from schedules.policies import first_slot_at_or_after, upcoming_slots
-from schedules.states import ExecutionState
 
 NEXT_RUNS = 10
 LAST_EXECUTIONS = 5
@@ -175,21 +173,6 @@ def team_schedules_get(*, team_id: str) -> Team:
     team.custom_interval_rows = list(team.custom_intervals.order_by("platform"))
     team.effective_intervals = team_effective_intervals(team)
     return team
-
-
-def executions_per_hour(*, since: datetime) -> list[dict]:
-    """Executions and failures per hour since `since` (one aggregate query), for charts."""
-    rows = (
-        Execution.objects.filter(created_at__gte=since)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(
-            total=Count("id"),
-            failed=Count("id", filter=Q(state=ExecutionState.FAILED)),
-        )
-        .order_by("hour")
-    )
-    return list(rows)
 
 
 def group_utilisation() -> list[dict]:

@@ -35,7 +35,7 @@ def test_an_operator_logs_in_and_sees_the_overview(page: Page, operator) -> None
     expect(page.get_by_text("Dispatcher heartbeat", exact=False)).to_be_visible()
     expect(page.locator("dl.stats").first).to_contain_text("Businesses")
     expect(page.get_by_role("cell", name="google").first).to_be_visible()
-    expect(page.locator("svg.chart")).to_be_visible()
+    expect(page.get_by_test_id("chart-executions")).to_be_visible()
     screenshot(page, "overview")
 
 
@@ -86,7 +86,7 @@ def test_the_overview_shows_the_apify_account_its_waiting_work_and_its_costs(
     expect(card.get_by_test_id("capacity-runs")).to_have_text("1 / 2")
     expect(card.get_by_test_id("capacity-memory")).to_have_text("1024 / 8192 MB")
     expect(card.get_by_test_id("capacity-waiting")).to_contain_text("1 (oldest")
-    expect(page.locator("polyline.in-use")).to_have_count(1)
+    expect(page.get_by_test_id("chart-capacity").locator("canvas")).to_be_visible()
     expect(page.get_by_test_id("cost-per-team")).to_contain_text("alice")
     expect(page.get_by_test_id("cost-per-team")).to_contain_text("0.2500")
     screenshot(page, "overview-capacity")

@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 
 from scheduler_project.dbclock import db_now
 from schedules.capacity_selectors import cost_breakdown
-from schedules.models import Execution
 from schedules.services.executions import execution_build
 
 
@@ -44,11 +43,15 @@ def test_a_runs_cost_is_shared_by_team_size(db: None) -> None:
     assert [amount for _, amount in costs["per_day"]] == [Decimal("0.4")]
 
 
-def test_new_runs_are_read_without_their_snapshots(db: None) -> None:
-    for n in range(5):
-        _finished_run([_entry(n, "alice")], "0.01")
-    with CaptureQueriesContext(connection) as queries:
-        cost_breakdown(since=db_now() - timedelta(days=1))
-    reads = [q["sql"] for q in queries if "schedules_execution" in q["sql"]]
-    assert any('"team_counts"' in sql for sql in reads)
-    assert Execution.objects.exclude(team_counts={}).count() == 5
+def test_the_breakdown_is_a_fixed_number_of_queries(db: None) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            cost_breakdown(since=db_now() - timedelta(days=1))
+        return len(captured)
+
+    for n in range(3):
+        _finished_run([_entry(n, "alice"), _entry(n + 100, f"team-{n}")], "0.01")
+    few = queries()
+    for n in range(3, 30):
+        _finished_run([_entry(n, "alice"), _entry(n + 100, f"team-{n}")], "0.01")
+    assert queries() == few <= 6
