@@ -1,6 +1,6 @@
 """Run every benchmark of the project and print ONE table: figure, target, baseline, ratio.
 
-    python bench/report.py            # all of them, about 8 minutes
+    python bench/report.py            # all of them, about half an hour
     python bench/report.py --only ingest,validate
 
 Each benchmark runs as its own process (its own database `scheduler_bench`, Redis db 14);
@@ -191,6 +191,58 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
                 r"^Apify runs per day\s*\|\s*([\d,.]+)",
                 higher_is_better=False,
                 baseline="Apify runs per day, 10,000 businesses, one schedule each",
+            ),
+        ],
+    ),
+    "webhook_deliveries": (
+        ["webhook_deliveries.py"],  # 10,000 deliveries at once, then 500/s for 20 s; ingest off/on
+        [
+            Figure(
+                "webhook deliveries, 10,000 queued (deliveries/s)",
+                r"^deliveries/s \(first created -> last arrival\)\s*\|\s*([\d,.]+)",
+                500,
+            ),
+            Figure(
+                "webhook enqueue-to-delivery p99 at 500/s (s)",
+                r"^latency p99 \(s\)\s*\|[^|]*\|\s*([\d,.]+)",
+                2.0,
+                higher_is_better=False,
+            ),
+            Figure(
+                "webhook delivery: worker CPU per delivery, 10,000 queued (ms)",
+                r"^CPU ms per delivery: celery workers\s*\|\s*([\d,.]+)",
+                higher_is_better=False,
+            ),
+            Figure(
+                "ingest end to end, notifications off (items/s)",
+                r"^ingest items/s, notifications off\s*\|\s*([\d,.]+)",
+            ),
+            Figure(
+                "ingest end to end, notifications on (items/s)",
+                r"^ingest items/s, notifications on\s*\|\s*([\d,.]+)",
+                baseline="ingest end to end, notifications off (items/s)",
+            ),
+            Figure(
+                "ingest items/s, notifications on / off",
+                r"^ingest items/s on / off\s*\|\s*([\d,.]+)",
+                0.90,
+            ),
+        ],
+    ),
+    "dashboard": (
+        ["dashboard_render.py", "--businesses", "10000", "--renders", "30"],
+        [
+            Figure(
+                "dashboard: slowest page p95, 10,000 businesses (ms)",
+                r"^slowest page p95 \(ms\)\s*\|\s*([\d,.]+)",
+                150,
+                higher_is_better=False,
+            ),
+            Figure(
+                "dashboard: overview p95 (ms)",
+                r"^overview p95 \(ms\)\s*\|\s*([\d,.]+)",
+                150,
+                higher_is_better=False,
             ),
         ],
     ),

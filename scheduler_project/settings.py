@@ -254,6 +254,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # httpx logs every request at INFO: a line per webhook delivery sent.
+        "httpx": {"level": "WARNING"},
         **{
             name: {"level": _TASK_LOG_LEVEL}
             for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
