@@ -328,10 +328,11 @@ def main() -> int:
     rows = [(k, str(v) if isinstance(v, dict) else v) for k, v in verdict.figures.items()]
     print_table("Chaos run: invariants and figures", ["figure", "value"], rows)
     if verdict.violations:
+        print(stack.tail())
+        # Last, so a caller that keeps only the end of the output still reads what broke.
         print("\nVIOLATED:")
         for violation in verdict.violations:
             print(f"  - {violation}")
-        print(stack.tail())
         return 1
     print("\nAll invariants held.")
     return 0

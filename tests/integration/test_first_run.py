@@ -1,5 +1,5 @@
-"""A newcomer's first run: `python manage.py run_stack` on the embedded default (no database,
-no broker, no secrets configured), then the dashboard reached from `/` with the demo
+"""A newcomer's first run: a fresh clone, `python manage.py run_stack` on the embedded default
+(no database, no broker, no secrets configured), then the dashboard reached from `/` with the demo
 operator's printed password shows executions, reviews and a retry within 60 s."""
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ def test_run_stack_leads_a_newcomer_to_a_working_dashboard(tmp_path: Path) -> No
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "DJANGO_SETTINGS_MODULE")
     }
-    env["SCHEDULER_VAR_DIR"] = str(tmp_path)
+    env["SCHEDULER_VAR_DIR"] = str(tmp_path / "var")
+    checkout = _fresh_clone(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_stack", f"--addr=127.0.0.1:{port}",
          f"--sandbox-port={sandbox_port}", "--sandbox-delay=2"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
     threading.Thread(target=_reader, args=(process, lines), daemon=True).start()
@@ -87,6 +88,16 @@ def test_run_stack_leads_a_newcomer_to_a_working_dashboard(tmp_path: Path) -> No
     assert after_banner and all(line.startswith(PREFIXES) for line in after_banner)
     stamped = [line for line in after_banner if re.match(r"^\S+\s*\| \d{4}-\d\d-\d\d ", line)]
     assert stamped, "no line in the one log format"
+
+
+def _fresh_clone(tmp_path: Path) -> Path:
+    """What a newcomer gets: the committed files only (nothing of this checkout's var/, no
+    untracked file), run with the README's command in this environment's interpreter."""
+    if not (REPO / ".git").exists():
+        return REPO
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=60)
+    return clone
 
 
 def _get(browser: httpx.Client, path: str) -> httpx.Response | None:
