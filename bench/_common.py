@@ -1,13 +1,17 @@
-"""Shared setup for the benchmark scripts: a dedicated database, Redis db 14, timing, tables.
+"""Shared setup for the benchmark scripts: a dedicated database and Redis db, timing, tables.
 
 Every script calls `configure()` before importing anything from Django or the project, then
-`recreate_database()` (the parent process only) which drops, recreates and migrates
-`scheduler_bench`. Nothing else is ever dropped: the name is checked before the DROP.
+`recreate_database()` (the parent process only) which drops, recreates and migrates the bench
+database. Names derive from the caller's `DATABASE_URL` / `CELERY_BROKER_URL` (the suite's, by
+default `scheduler` and Redis db 15), so two checkouts with their own names never meet: database
+`<name>_bench` (+ a script's `BENCH_DB_SUFFIX`), Redis db one below the broker's. Nothing else is
+ever dropped: the name is checked before the DROP.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -15,19 +19,52 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import redis
 
+
+def _postgres_or(default: str) -> str:
+    """The caller's DATABASE_URL when it is PostgreSQL (the suite's or an operator's), else
+    the default server: the benchmarks never run on the embedded SQLite."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else default
+
+
+def _redis_db_below(broker_url: str) -> str:
+    """The broker's Redis server, one db below the broker's (the suite's 15 -> 14)."""
+    parts = urlsplit(broker_url)
+    db = int(parts.path.lstrip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(db - 1) % 16}"))
+
+
 ROOT = Path(__file__).resolve().parent.parent
-# A harness that must not share the benchmarks' database (the chaos run) sets its own name;
-# it must still start with "scheduler_bench", the only names recreate_database() drops.
-BENCH_DB = os.environ.get("BENCH_DB", "scheduler_bench")
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/scheduler"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/15"
+# The caller's own URLs, kept across configure() (which points DATABASE_URL at the bench
+# database) so that the processes a bench starts derive the same names.
+_BASE_DB = os.environ.setdefault("BENCH_BASE_DATABASE_URL", _postgres_or(DEFAULT_DATABASE_URL))
+_BASE_BROKER = os.environ.setdefault(
+    "BENCH_BASE_BROKER_URL", os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
+)
+# A harness that must not share the benchmarks' database (the chaos run) sets a suffix.
+BENCH_DB = f"{urlsplit(_BASE_DB).path.lstrip('/')}_bench{os.environ.get('BENCH_DB_SUFFIX', '')}"
+PG_ADMIN_URL = urlunsplit(urlsplit(_BASE_DB)._replace(path="/postgres"))
+DATABASE_URL = urlunsplit(urlsplit(_BASE_DB)._replace(path=f"/{BENCH_DB}"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or _redis_db_below(_BASE_BROKER)
 
 Row = Sequence[object]
+
+
+def is_bench_database(name: str) -> bool:
+    """Only these names are ever dropped: `<name>_bench` or `<name>_bench_<suffix>`."""
+    return re.fullmatch(r"[a-z0-9_]+_bench(_[a-z0-9]+)?", name) is not None
+
+
+def database_url(name: str) -> str:
+    """The bench server's URL for another database."""
+    return urlunsplit(urlsplit(_BASE_DB)._replace(path=f"/{name}"))
 
 
 def configure() -> None:
@@ -52,8 +89,9 @@ def setup_django() -> None:
     django.setup()
 
 
-def recreate_database() -> None:
-    """DROP + CREATE `scheduler_bench`, then migrate it (in this process)."""
+def recreate_database(name: str = BENCH_DB) -> None:
+    """DROP + CREATE a bench database (the script's own by default), then migrate it (in
+    this process, which it points at that database)."""
     import psycopg
     from django.apps import apps
 
@@ -61,20 +99,20 @@ def recreate_database() -> None:
         from django.db import connections
 
         connections.close_all()
-    assert BENCH_DB.startswith("scheduler_bench")  # never anything else
+    assert is_bench_database(name), name  # never anything else
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (BENCH_DB,),
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    setup_django()
+        # FORCE ends every other session on it, a pooler's idle server connections included.
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    configure()
+    os.environ["DATABASE_URL"] = database_url(name)
+    import django
+
+    django.setup()
     from django.conf import settings
     from django.core.management import call_command
 
-    assert settings.DATABASES["default"]["NAME"] == BENCH_DB
+    assert settings.DATABASES["default"]["NAME"] == name
     call_command("migrate", verbosity=0, interactive=False)
 
 

@@ -1,5 +1,5 @@
 """The design this service replaces: one django-celery-beat PeriodicTask per business, all due
-now, sent by the real `DatabaseScheduler` (driven in-process with `tick()`) to Redis db 14.
+now, sent by the real `DatabaseScheduler` (driven in-process with `tick()`) to the bench Redis db.
 
     python bench/beat_baseline.py [--tasks 1000] [--fit-tasks 500] [--shared-schedule]
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from _common import (
+    REDIS_URL,
     Row,
     flush_broker,
     print_table,
@@ -189,7 +190,7 @@ def main() -> int:
     print_table(
         f"django-celery-beat DatabaseScheduler, {args.tasks:,} due PeriodicTasks"
         f" ({'shared' if args.shared_schedule else 'one'} IntervalSchedule"
-        f"{'' if args.shared_schedule else ' each'}), Redis db 14",
+        f"{'' if args.shared_schedule else ' each'}), Redis {REDIS_URL}",
         ("figure", "value", "baseline", "verdict"),
         beat_rows(runs),
     )

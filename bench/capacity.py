@@ -11,8 +11,8 @@ due together (or over `--spread` s). Real processes: gunicorn, a Celery beat (di
 retry queue, account refresh), `--dispatchers` x `manage.py run_dispatcher --interval 1` and
 `--workers` x `celery -A scheduler_project worker` (every queue). The peak runs once with
 admission (the default) and once with SCHEDULER_CAPACITY_ADMISSION=false, bounded by
-`--limit-seconds` after the first slot. Database `scheduler_bench_capacity`, a Redis server
-of its own.
+`--limit-seconds` after the first slot. Database `<name>_bench_capacity` (bench/_common.py),
+a Redis server of its own.
 
 While executions wait (`pending` in the database): used = the mean share of the account's
 run slots in use, full = the share of time it had no room for one more run (sandbox samples).
@@ -39,7 +39,7 @@ from chaos_support import stack as st
 
 # A Redis server of its own (as bench/chaos.py): a shared one has its dbs taken by test runs.
 REDIS_PORT, WEB_PORT = st.free_port(), st.free_port()
-os.environ["BENCH_DB"] = "scheduler_bench_capacity"
+os.environ["BENCH_DB_SUFFIX"] = "_capacity"
 os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 import _capacity_support as cs  # noqa: E402

@@ -3,12 +3,12 @@
     python bench/chaos.py                 # long form: ~10,000 due slots over 10 minutes
     python bench/chaos.py --short         # short form (.ci/run, through tests/integration)
 
-PostgreSQL (database `scheduler_bench_chaos`), a Redis server of the run's own, the Apify
-sandbox (runs finish after 2 s and call the webhook back), gunicorn for the webhook, 2 Celery
-beats whose dispatch ticks run on the workers, 2 `run_dispatcher` loops and 3 workers.
-Compressed timeline: a cron group `* * * * *` whose batches are staggered across the minute, so
-every batch is due every minute. Meanwhile the driver SIGKILLs a random dispatcher, beat or
-worker every 10-30 s (it comes back 1-3 s later), terminates the dispatchers' database
+PostgreSQL (database `<name>_bench_chaos`, after DATABASE_URL's), a Redis server of the run's
+own, the Apify sandbox (runs finish after 2 s and call the webhook back), gunicorn for the
+webhook, 2 Celery beats whose dispatch ticks run on the workers, 2 `run_dispatcher` loops and 3
+workers. Compressed timeline: a cron group `* * * * *` whose batches are staggered across the
+minute, so every batch is due every minute. Meanwhile the driver SIGKILLs a random dispatcher,
+beat or worker every 10-30 s (it comes back 1-3 s later), terminates the dispatchers' database
 connections, and kills and restarts Redis once. With `--skew 30` (default), half the beats,
 dispatchers and workers run 30 s ahead and the others 30 s behind (an LD_PRELOAD shim on the
 wall clock). Then batches are paused, the stack drains, and the checker reads the history.
@@ -27,13 +27,17 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos_support import stack as st
+
+if TYPE_CHECKING:
+    from tests.pgbouncer import PgBouncer
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="chaos-"))
 REDIS_PORT, WEB_PORT = st.free_port(), st.free_port()
 TOKEN, SECRET = "chaos-token", "chaos-webhook-secret-of-at-least-32-chars"
-os.environ["BENCH_DB"] = "scheduler_bench_chaos"
+os.environ["BENCH_DB_SUFFIX"] = "_chaos"
 os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 from _common import (  # noqa: E402 (the two names above must be set first)
@@ -57,6 +61,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--blackout", type=float, default=8.0, help="all dispatchers down (s)")
     parser.add_argument("--drain", type=int, default=600, help="max seconds to drain")
     parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="the stack reaches PostgreSQL through a PgBouncer of the run's own (transaction mode)",
+    )
     args = parser.parse_args()
     if args.short:
         args.batches, args.seconds = 300, 150
@@ -247,6 +256,23 @@ class Driver:
         self.note("Redis started again")
 
 
+def start_pooler() -> PgBouncer:
+    from tests import pgbouncer  # importable once configure() put the project on the path
+
+    bouncer = pgbouncer.start(DATABASE_URL)
+    if bouncer is None:
+        raise SystemExit("--pgbouncer: no pgbouncer binary (apt-get install pgbouncer)")
+    return bouncer
+
+
+def pooled(bouncer: PgBouncer) -> dict[str, str]:
+    """The stack's settings through the pooler; the harness itself connects directly."""
+    return {
+        "DATABASE_URL": bouncer.url_for(DATABASE_URL),
+        "DATABASE_TRANSACTION_POOLING": "true",
+    }
+
+
 def db_clock() -> datetime:
     return sql("SELECT statement_timestamp()")[0][0]
 
@@ -291,7 +317,9 @@ def main() -> int:
     from schedules.services.system_schedules import system_schedules_sync
 
     system_schedules_sync()
-    stack = build_stack(args, env, settings.ALL_QUEUES)
+    bouncer = start_pooler() if args.pgbouncer else None
+    stack_env = env if bouncer is None else {**env, **pooled(bouncer)}
+    stack = build_stack(args, stack_env, settings.ALL_QUEUES)
     print(
         f"chaos run: {args.batches} batches, {args.seconds} s, tick {args.tick} s, "
         f"skew ±{args.skew} s; logs in {WORKDIR}",
@@ -314,6 +342,8 @@ def main() -> int:
     finally:
         stack.stop()
         sandbox.stop()
+        if bouncer is not None:
+            bouncer.stop()
     verdict = check_history(
         group_id=group_id,
         first_slot=first_slot,
@@ -323,7 +353,11 @@ def main() -> int:
         sandbox_runs=dict(sandbox.runs),
     )
     exited = ", ".join(f"{n} ×{c}" for n, c in sorted(stack.restarts.items())) or "none"
-    faults = {**driver.counts, "processes that exited by themselves": exited}
+    faults = {
+        **driver.counts,
+        "processes that exited by themselves": exited,
+        "database reached": "through PgBouncer (transaction pooling)" if bouncer else "directly",
+    }
     print_table("Faults injected", ["fault", "count"], list(faults.items()))
     rows = [(k, str(v) if isinstance(v, dict) else v) for k, v in verdict.figures.items()]
     print_table("Chaos run: invariants and figures", ["figure", "value"], rows)

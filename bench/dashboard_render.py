@@ -4,7 +4,7 @@ page and its SQL queries, rendered in-process by Django's test Client logged in 
 
     python bench/dashboard_render.py --businesses 10000 --renders 30
 
-Seeds, in its own database `scheduler_bench_dashboard` (Redis db 13): the businesses through
+Seeds, in its own database `<name>_bench_dashboard`: the businesses through
 the import path (as bench/api_load.py), then every active batch's slots of the last 7 days
 as executions (states, lateness, items, cost), one capacity sample a minute for 7 days and
 a dispatcher heartbeat. A real Celery worker answers the queues page's broadcast (without
@@ -24,8 +24,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-os.environ.setdefault("BENCH_DB", "scheduler_bench_dashboard")  # read by _common
-os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ["BENCH_DB_SUFFIX"] = "_dashboard"  # read by _common
 
 from _common import (
     ROOT,

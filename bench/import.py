@@ -1,6 +1,6 @@
 """`manage.py import_businesses` end to end: throughput and peak memory of the real command.
 
-Generates a CSV (N rows, 1,000 teams, 4 platforms) in a temp dir, recreates `scheduler_bench`,
+Generates a CSV (N rows, 1,000 teams, 4 platforms) in a temp dir, recreates the bench database,
 and runs `python manage.py import_businesses FILE --no-progress` in a subprocess; measures
 rows/s (wall time of the whole process, Django start-up included) and the child's peak RSS.
 Then the same for 2 × N rows on a fresh database: the peak memory must stay flat.

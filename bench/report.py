@@ -3,10 +3,10 @@
     python bench/report.py            # all of them, about half an hour
     python bench/report.py --only ingest,validate
 
-Each benchmark runs as its own process (its own database `scheduler_bench`, Redis db 14);
-this script reads the figures from their printed tables. Figures below their target are
-listed again at the end, and so is anything that could not be measured.
-"""
+Each benchmark runs as its own process (its own bench database and Redis db, named after
+DATABASE_URL's and CELERY_BROKER_URL's: bench/_common.py); this script reads the figures from
+their printed tables. Figures below their target are listed again at the end, and so is
+anything that could not be measured."""
 
 from __future__ import annotations
 

@@ -5,15 +5,14 @@ one `--fix` run after planting a few corruptions of each repairable kind.
     python bench/validate.py [--businesses 100000] [--teams 1000] [--chunk 5000]
                              [--database scheduler_bench_validate]
 
-`--database` (a name starting with `scheduler_bench`) keeps this run apart from other benches
-running at the same time; the default is the shared `scheduler_bench`.
+`--database` (a bench name, `<name>_bench_<suffix>`) keeps this run apart from other benches
+running at the same time; the default is the shared bench database.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from io import StringIO
 
@@ -69,34 +68,6 @@ def plant_corruptions() -> dict[str, int]:
     return {what: len(rows) for what, rows in planted.items()}
 
 
-def recreate_named_database(name: str) -> None:
-    """`_common.recreate_database()` for another bench database (DROP + CREATE + migrate)."""
-    if name == _common.BENCH_DB:
-        recreate_database()
-        return
-    assert name.startswith("scheduler_bench") and name.replace("_", "").isalnum()
-    import psycopg
-
-    with psycopg.connect(_common.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    _common.configure()
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    assert settings.DATABASES["default"]["NAME"] == name
-    call_command("migrate", verbosity=0, interactive=False)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--businesses", type=int, default=100_000)
@@ -105,7 +76,7 @@ def main() -> int:
     parser.add_argument("--database", default=_common.BENCH_DB)
     args = parser.parse_args()
 
-    recreate_named_database(args.database)
+    recreate_database(args.database)
     from businesses.services import BusinessRow, businesses_bulk_register, team_upsert
     from schedules.services.assignment import schedule_groups_init
 

@@ -34,7 +34,7 @@ times each; the best of each mode, goal on / off >= 0.90. Items per CPU second (
 FakeApify's thread included, and its PostgreSQL backend) is the cross-check the machine's
 load sways less.
 
-Database `scheduler_bench_notifications`, a Redis server of its own; about 3 minutes.
+Database `<name>_bench_notifications`, a Redis server of its own; about 3 minutes.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from typing import NamedTuple
 from chaos_support import stack as st
 
 REDIS_PORT, RECEIVER_PORT = st.free_port(), st.free_port()
-os.environ["BENCH_DB"] = "scheduler_bench_notifications"
+os.environ["BENCH_DB_SUFFIX"] = "_notifications"
 os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 import _webhook_deliveries_support as ns  # noqa: E402

@@ -1,4 +1,6 @@
-"""A real Celery worker and beat, as subprocesses on Redis, against the test database."""
+"""A real Celery worker and beat, as subprocesses on Redis, against the test database, which
+they reach through a PgBouncer in transaction pooling mode when Debian's pgbouncer is
+installed (tests/pgbouncer.py; `.ci/run` installs it)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,34 @@ import pytest
 import redis
 from django.db import connection
 
+from tests import pgbouncer
 from tests.fakes.apify_server import FakeApify
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "integration-webhook-secret-of-at-least-32-chars"
 TOKEN = "integration-token"
+
+
+@pytest.fixture(scope="session")
+def pooler(django_db_setup: None) -> Iterator[pgbouncer.PgBouncer | None]:
+    """One PgBouncer for the session, in front of the suite's PostgreSQL (None without it);
+    after the test database exists and stopped before it is dropped."""
+    bouncer = pgbouncer.start(os.environ["DATABASE_URL"])
+    yield bouncer
+    if bouncer is not None:
+        bouncer.stop()
+        # Its server connections end a moment after it does; the test database is dropped
+        # next, which PostgreSQL refuses while any session remains on it.
+        pgbouncer.wait_for_sessions_to_end(connection.settings_dict["NAME"])
+
+
+def database_env(bouncer: pgbouncer.PgBouncer | None) -> dict[str, str]:
+    """DATABASE_URL (and the pooling switch) for a process of the service under test."""
+    db = connection.settings_dict
+    direct = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    if bouncer is None:
+        return {"DATABASE_URL": direct}
+    return {"DATABASE_URL": bouncer.url_for(direct), "DATABASE_TRANSACTION_POOLING": "true"}
 
 
 @pytest.fixture
@@ -97,16 +122,17 @@ class CeleryStack:
 
 
 @pytest.fixture
-def celery_stack(fake: FakeApify, tmp_path: Path, settings) -> Iterator[CeleryStack]:
+def celery_stack(
+    fake: FakeApify, tmp_path: Path, settings, pooler: pgbouncer.PgBouncer | None
+) -> Iterator[CeleryStack]:
     """Worker + beat sharing the test database, the fake Apify and a 1 s dispatch tick."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     settings.DISPATCH_TICK_SECONDS = 1
     settings.APIFY_WEBHOOK_SECRET = SECRET
-    db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **database_env(pooler),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "APIFY_API_URL": fake.url,
         "APIFY_TOKEN": TOKEN,

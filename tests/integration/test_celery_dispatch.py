@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from businesses.services import team_upsert
 from monitoring.health import health_report
@@ -20,6 +21,7 @@ from schedules.states import ExecutionState
 from tests.conftest import register_google
 from tests.fakes.apify_server import FakeApify
 from tests.integration.conftest import SECRET, CeleryStack, wait_for
+from tests.pgbouncer import PgBouncer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -28,6 +30,7 @@ def test_beat_and_worker_dispatch_a_due_batch_to_apify(
     fake: FakeApify,
     celery_stack: CeleryStack,
     settings,
+    pooler: PgBouncer | None,
 ) -> None:
     settings.WEBHOOK_BASE_URL = celery_stack.env["WEBHOOK_BASE_URL"] = (
         "https://scheduler.example.test/"
@@ -65,6 +68,8 @@ def test_beat_and_worker_dispatch_a_due_batch_to_apify(
     # Exactly one run for the slot, however many ticks the beat sent meanwhile.
     assert len([r for r in fake.requests if r.method == "POST"]) == 1
     assert Execution.objects.filter(batch=batch).count() == 1
+    if pooler is not None:  # the stack's transactions went through PgBouncer, not around it
+        assert pooler.transactions(connection.settings_dict["NAME"]) > 0
 
 
 def test_a_plain_worker_with_no_queue_option_runs_a_manual_trigger(

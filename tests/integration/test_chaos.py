@@ -1,12 +1,14 @@
 """The chaos run, short form: `bench/chaos.py --short` on real processes (PostgreSQL, a Redis
 server of its own, the Apify sandbox, gunicorn, 2 beats, 2 run_dispatcher loops, 3 workers,
 clocks skewed ±30 s) while a driver SIGKILLs them, terminates their database connections,
-blacks out every dispatcher at once and restarts Redis. Its checker exits non-zero on any
+blacks out every dispatcher at once and restarts Redis; the stack reaches PostgreSQL through a
+PgBouncer in transaction mode when it is installed. Its checker exits non-zero on any
 broken invariant; the long form is `python bench/chaos.py` (README)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +18,13 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+# Through PgBouncer (transaction pooling) where Debian's pgbouncer is installed, as in .ci/run.
+POOLER = shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()
 
 
 def test_the_short_chaos_run_breaks_no_invariant() -> None:
     result = subprocess.run(
-        [sys.executable, "chaos.py", "--short"],
+        [sys.executable, "chaos.py", "--short", *(["--pgbouncer"] if POOLER else [])],
         cwd=REPO / "bench",
         capture_output=True,
         text=True,
@@ -36,6 +40,8 @@ def test_the_short_chaos_run_breaks_no_invariant() -> None:
     assert _figure(output, "redis restart") == 1
     assert _figure(output, "slots held up by the blackout (every dispatcher down)") >= 1
     assert _figure(output, "scheduled executions") >= 500
+    if POOLER:
+        assert "through PgBouncer (transaction pooling)" in output
 
 
 def _figure(output: str, label: str) -> int:

@@ -38,7 +38,7 @@ def _run(command: list[str], tmp_path: Path, **changes: str | None) -> subproces
         **SAFE,
         "DJANGO_SETTINGS_MODULE": "scheduler_project.settings",
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1/scheduler"),
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/11",
+        "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],  # the suite's (tests/settings.py)
         "SCHEDULER_VAR_DIR": str(tmp_path),
     }
     for name, value in changes.items():
