@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from django.db import transaction
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -31,12 +33,12 @@ from scheduler_project.api import (
     ERRORS,
     PAGE_PARAMETERS,
     NewestFirstCursorPagination,
-    Pagination,
     StrictInputSerializer,
     page_of,
     query_filters,
 )
-from schedules.selectors import businesses_with_assignments
+from scheduler_project.rows import RowShape
+from schedules.selectors import business_rows_with_assignments, businesses_with_assignments
 
 
 def _business_get(*, team: Team, business_id: int) -> Business:
@@ -98,6 +100,13 @@ class BusinessOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(ScrapeOutcomeSerializer(many=True))
     def get_outcomes(self, business: Business) -> list[dict]:
         return ScrapeOutcomeSerializer(business.outcomes, many=True).data
+
+
+# The list's rows without a serializer per business (scheduler_project/rows.py).
+BUSINESS_ROWS = RowShape(
+    BusinessOutputSerializer,
+    computed={"assignments": itemgetter("assignments"), "outcomes": itemgetter("outcomes")},
+)
 
 
 class TeamOutputSerializer(serializers.ModelSerializer):
@@ -179,10 +188,9 @@ class BusinessListApi(ProductApi):
     def get(self, request: Request, team_id: str) -> Response:
         filters = query_filters(request, self.FilterSerializer)
         queryset = business_list(team=team_get(team_id=team_id), filters=filters)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        page = businesses_with_assignments(page)
-        return paginator.get_paginated_response(BusinessOutputSerializer(page, many=True).data)
+        return BUSINESS_ROWS.page(
+            request, queryset, self, attach=business_rows_with_assignments, extra_columns=["id"]
+        )
 
     @extend_schema(
         request=InputSerializer,

@@ -21,6 +21,7 @@ from scheduler_project.api import (
 )
 from scheduler_project.dbclock import db_now
 from schedules.apis.serializers import (
+    SCHEDULE_ROWS,
     ExecutionOutputSerializer,
     GroupSweepOutputSerializer,
     ScheduleBusinessOutputSerializer,
@@ -60,7 +61,7 @@ class ScheduleListApi(OperatorApi):
     def get(self, request: Request) -> Response:
         filters = query_filters(request, self.FilterSerializer)
         queryset = batch_list(filters=filters)
-        return paginate(request, queryset, ScheduleOutputSerializer, self)
+        return SCHEDULE_ROWS.page(request, queryset, self)
 
 
 class ScheduleDetailApi(OperatorApi):

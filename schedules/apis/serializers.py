@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from scheduler_project.rows import RowShape
 from schedules.models import Batch, Execution, Mapping
 
 # Plain strings in outputs: drf-spectacular names an enum after its field, so the same choice
@@ -120,7 +121,18 @@ class ScheduleOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_utilisation(self, batch: Batch) -> float:
-        return round(batch.business_count / batch.capacity, 4) if batch.capacity else 0.0
+        return batch_utilisation(batch.business_count, batch.capacity)
+
+
+def batch_utilisation(business_count: int, capacity: int) -> float:
+    return round(business_count / capacity, 4) if capacity else 0.0
+
+
+# The schedule list's rows without a serializer per batch (scheduler_project/rows.py).
+SCHEDULE_ROWS = RowShape(
+    ScheduleOutputSerializer,
+    computed={"utilisation": lambda row: batch_utilisation(row["business_count"], row["capacity"])},
+)
 
 
 class ScheduleDetailOutputSerializer(ScheduleOutputSerializer):
