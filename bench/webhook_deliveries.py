@@ -107,7 +107,7 @@ def knobs(args: argparse.Namespace) -> dict[str, str]:
 
 class Ingest(NamedTuple):
     rate: float  # items/s
-    cpu_rate: float  # items per CPU second of this process (FakeApify too) and its backend
+    cpu_rate: float  # items per CPU second of this process and its backend
     written: int  # deliveries
     publish: float  # seconds in events_publish
 
@@ -116,7 +116,7 @@ def ingest_compare(args: argparse.Namespace, fake) -> dict[str, list[Ingest]]:
     """{mode: [Ingest]}, the modes alternating, each ingest of fresh items into an empty
     (truncated, analyzed) review table as bench/ingest.py measures it. events_publish is
     timed by a wrapper (both modes)."""
-    from ingest import finished_run, register, review_items, running_execution
+    from ingest import finished_run, register, running_execution
 
     from notifications.models import WebhookEndpoint
     from notifications.services.endpoints import endpoint_delete
@@ -139,8 +139,8 @@ def ingest_compare(args: argparse.Namespace, fake) -> dict[str, list[Ingest]]:
         for mode in ("off", "on"):
             if mode == "on":
                 ns.endpoints_create(teams, RECEIVER_PORT)
-            items = review_items(f"{mode}{n}", args.ingest_items, snapshot)
-            execution_id = running_execution(finished_run(fake, snapshot, items), snapshot)
+            run_id = finished_run(fake, snapshot, f"{mode}{n}", args.ingest_items)
+            execution_id = running_execution(run_id, snapshot)
             sql("TRUNCATE businesses_reviewitem")
             sql("VACUUM ANALYZE businesses_reviewitem")
             before, spent[0] = sql("SELECT count(*) FROM notifications_delivery")[0][0], 0.0
@@ -269,9 +269,10 @@ def main() -> int:
         st.wait_for_port(REDIS_PORT)
         configure()
         if args.ingest_rounds:
-            from tests.fakes.apify_server import FakeApify
+            from _dataset_server import RemoteFakeApify
+            from ingest import review_items
 
-            with FakeApify(token=TOKEN) as fake:
+            with RemoteFakeApify(TOKEN, review_items) as fake:
                 os.environ["APIFY_API_URL"], os.environ["APIFY_TOKEN"] = fake.url, TOKEN
                 recreate_database()
                 ingest = ingest_compare(args, fake)
