@@ -3,25 +3,29 @@
     python bench/chaos.py                 # long form: ~10,000 due slots over 10 minutes
     python bench/chaos.py --short         # short form (.ci/run, through tests/integration)
 
-PostgreSQL (database `<name>_bench_chaos`, after DATABASE_URL's), a Redis server of the run's
-own, the Apify sandbox (runs finish after 2 s and call the webhook back), gunicorn for the
-webhook, 2 Celery beats whose dispatch ticks run on the workers, 2 `run_dispatcher` loops and 3
-workers. Compressed timeline: a cron group `* * * * *` whose batches are staggered across the
-minute, so every batch is due every minute. Meanwhile the driver SIGKILLs a random dispatcher,
-beat or worker every 10-30 s (it comes back 1-3 s later), terminates the dispatchers' database
-connections, and kills and restarts Redis once. With `--skew 30` (default), half the beats,
+A PostgreSQL cluster and a Redis server of the run's own, the Apify sandbox (runs finish after
+2 s and call the webhook back), gunicorn for the webhook, 2 Celery beats whose dispatch ticks
+run on the workers, 2 `run_dispatcher` loops and 3 workers; with `--pgbouncer`, the stack
+reaches PostgreSQL through a PgBouncer in transaction mode. Compressed timeline: a cron group
+`* * * * *` whose batches are staggered across the minute, so every batch is due every minute.
+Meanwhile the driver SIGKILLs a random dispatcher, beat or worker every 10-30 s (it comes back
+1-3 s later), terminates the dispatchers' database connections, blacks out every dispatcher
+at once, kills and restarts Redis once, and restarts PostgreSQL (`pg_ctl restart -m fast`;
+the long form also `-m immediate`, a crash). With `--skew 30` (default), half the beats,
 dispatchers and workers run 30 s ahead and the others 30 s behind (an LD_PRELOAD shim on the
 wall clock). Then batches are paused, the stack drains, and the checker reads the history.
 
 Exit status 1 on any broken invariant: a slot executed twice, a slot never run, a slot run
-before its time or later than 2 ticks, an execution left unfinished, items lost or doubled.
+before its time or later than 2 ticks (from the comeback, for slots a blackout or a database
+restart held up), dispatch not back within 2 ticks of the database's return, an execution
+left unfinished, items lost or doubled, a callback answered 202 that is not in the database or
+was never processed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import tempfile
 import time
@@ -35,12 +39,14 @@ if TYPE_CHECKING:
     from tests.pgbouncer import PgBouncer
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="chaos-"))
-REDIS_PORT, WEB_PORT = st.free_port(), st.free_port()
+REDIS_PORT, WEB_PORT, PG_PORT = st.free_port(), st.free_port(), st.free_port()
 TOKEN, SECRET = "chaos-token", "chaos-webhook-secret-of-at-least-32-chars"
+# A PostgreSQL cluster of the run's own (restarted mid-run), the bench database in it.
+os.environ["BENCH_BASE_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{PG_PORT}/scheduler"
 os.environ["BENCH_DB_SUFFIX"] = "_chaos"
 os.environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
-from _common import (  # noqa: E402 (the two names above must be set first)
+from _common import (  # noqa: E402 (the names above must be set first)
     DATABASE_URL,
     REDIS_URL,
     print_table,
@@ -48,6 +54,8 @@ from _common import (  # noqa: E402 (the two names above must be set first)
     sql,
 )
 from chaos_support.checks import check_history  # noqa: E402
+from chaos_support.driver import Driver  # noqa: E402
+from chaos_support.postgres import OwnPostgres  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,6 +69,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--blackout", type=float, default=8.0, help="all dispatchers down (s)")
     parser.add_argument("--drain", type=int, default=600, help="max seconds to drain")
     parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument(
+        "--db-restarts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="restart PostgreSQL mid-run: -m fast (short form); and -m immediate (long form)",
+    )
     parser.add_argument(
         "--pgbouncer",
         action="store_true",
@@ -163,99 +177,6 @@ def seed(batches: int) -> tuple[int, datetime]:
     return group.id, start
 
 
-class Driver:
-    """Breaks things on a timetable and keeps a log of what it broke."""
-
-    def __init__(self, stack: st.Stack, args: argparse.Namespace) -> None:
-        self.stack, self.rng = stack, random.Random(args.seed)
-        self.low, self.high = (float(x) for x in args.fault_every.split(","))
-        self.down: dict[str, float] = {}  # name → when it comes back
-        self.log: list[tuple[float, str]] = []
-        self.counts = {"SIGKILL": 0, "pg_terminate_backend": 0, "redis restart": 0}
-        self.blackout_seconds = args.blackout
-        self.blackouts: list[tuple[datetime, datetime]] = []  # database moments
-        self.started = time.monotonic()
-
-    def note(self, what: str) -> None:
-        elapsed = time.monotonic() - self.started
-        self.log.append((elapsed, what))
-        print(f"  [{elapsed:6.1f} s, DB {db_clock():%H:%M:%S.%f}] {what}", flush=True)
-
-    def run(self, seconds: float) -> None:
-        end = self.started + seconds
-        next_kill = self.started + self.rng.uniform(self.low, self.high)
-        next_terminate = self.started + self.rng.uniform(self.low, self.high)
-        redis_at = self.started + seconds * self.rng.uniform(0.5, 0.7)
-        blackout_at = self.started + seconds * 0.25
-        while (now := time.monotonic()) < end:
-            for name, back_at in list(self.down.items()):
-                if now >= back_at:
-                    self.stack.start(name)
-                    del self.down[name]
-                    self.note(f"{name} started again")
-            for name in self.stack.revive_dead(exclude=set(self.down)):
-                self.note(f"{name} had exited by itself: started again")
-            if now >= next_kill:
-                self.kill_one()
-                next_kill = now + self.rng.uniform(self.low, self.high)
-            if now >= next_terminate:
-                self.terminate_connections()
-                next_terminate = now + self.rng.uniform(self.low, self.high)
-            if blackout_at and now >= blackout_at:
-                self.blackout()
-                blackout_at = 0.0
-            if redis_at and now >= redis_at:
-                self.restart_redis()
-                redis_at = 0.0
-            time.sleep(0.2)
-        for name in list(self.down):
-            self.stack.start(name)
-            del self.down[name]
-
-    def kill_one(self) -> None:
-        candidates = [
-            n for n in self.stack.names("beat", "dispatcher", "worker") if n not in self.down
-        ]
-        victim = self.rng.choice(candidates)
-        self.stack.kill(victim)
-        self.down[victim] = time.monotonic() + self.rng.uniform(1.0, 3.0)
-        self.counts["SIGKILL"] += 1
-        self.note(f"SIGKILL {victim}")
-
-    def blackout(self) -> None:
-        """Every dispatch path down at once (both beats and both loops) for a while."""
-        victims = [n for n in self.stack.names("beat", "dispatcher") if n not in self.down]
-        for name in victims:
-            self.stack.kill(name)
-        began = db_clock()
-        self.note(f"blackout: SIGKILL {', '.join(victims)} for {self.blackout_seconds:g} s")
-        time.sleep(self.blackout_seconds)
-        for name in [*victims, *self.down]:
-            self.stack.start(name)
-        self.down.clear()
-        self.blackouts.append((began, db_clock()))
-        self.counts["SIGKILL"] += len(victims)
-        self.note("blackout over: dispatchers started again")
-
-    def terminate_connections(self) -> None:
-        killed = sql(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name LIKE 'chaos-dispatcher-%%' "
-            "OR application_name LIKE 'chaos-worker-%%'"
-        )[0][0]
-        self.counts["pg_terminate_backend"] += killed
-        self.note(f"pg_terminate_backend on {killed} dispatcher and worker connections")
-
-    def restart_redis(self) -> None:
-        self.stack.kill("redis")
-        self.note("Redis killed (no persistence: every queued message is lost)")
-        time.sleep(3)
-        self.stack.start("redis")
-        st.wait_for_port(REDIS_PORT)
-        self.counts["redis restart"] += 1
-        self.note("Redis started again")
-
-
 def start_pooler() -> PgBouncer:
     from tests import pgbouncer  # importable once configure() put the project on the path
 
@@ -271,10 +192,6 @@ def pooled(bouncer: PgBouncer) -> dict[str, str]:
         "DATABASE_URL": bouncer.url_for(DATABASE_URL),
         "DATABASE_TRANSACTION_POOLING": "true",
     }
-
-
-def db_clock() -> datetime:
-    return sql("SELECT statement_timestamp()")[0][0]
 
 
 def pause_batches(group_id: int) -> datetime:
@@ -306,6 +223,16 @@ def drain(seconds: int) -> int:
 
 def main() -> int:
     args = parse_args()
+    postgres = OwnPostgres(WORKDIR, PG_PORT)
+    postgres.init()
+    postgres.start()
+    try:
+        return run(args, postgres)
+    finally:
+        postgres.stop()
+
+
+def run(args: argparse.Namespace, postgres: OwnPostgres) -> int:
     from apify_sandbox.server import Sandbox
 
     sandbox = Sandbox(TOKEN, delay=2.0, seed=args.seed).start()
@@ -333,7 +260,7 @@ def main() -> int:
         st.wait_for_port(WEB_PORT)
         time.sleep(3)  # workers and beats connect
         group_id, first_slot = seed(args.batches)
-        driver = Driver(stack, args)
+        driver = Driver(stack, args, REDIS_PORT, postgres if args.db_restarts else None)
         driver.run(args.seconds)
         paused_at = pause_batches(group_id)
         driver.note("timeline over: batches paused, draining")
@@ -350,7 +277,9 @@ def main() -> int:
         last_slot=paused_at - timedelta(seconds=2 * args.tick),
         tick_seconds=args.tick,
         blackouts=driver.blackouts,
+        outages=driver.outages,
         sandbox_runs=dict(sandbox.runs),
+        deliveries=list(sandbox.deliveries),
     )
     exited = ", ".join(f"{n} ×{c}" for n, c in sorted(stack.restarts.items())) or "none"
     faults = {
@@ -363,6 +292,7 @@ def main() -> int:
     print_table("Chaos run: invariants and figures", ["figure", "value"], rows)
     if verdict.violations:
         print(stack.tail())
+        print(f"--- postgres.log\n{postgres.log_tail()}")
         # Last, so a caller that keeps only the end of the output still reads what broke.
         print("\nVIOLATED:")
         for violation in verdict.violations:

@@ -12,7 +12,6 @@ from contextlib import suppress
 from datetime import datetime
 from uuid import UUID
 
-from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from businesses.models import Business, ScrapeOutcome, Team
@@ -220,28 +219,24 @@ def _assignments_and_outcomes(
     scrape_types: dict[int, list[str]],
 ) -> dict[int, tuple[list[dict], list[dict]]]:
     """Per business id: its assignments and its outcome per scrape type (a type never
-    scraped yet included), in ONE round trip whatever the page size. Plain SQL: compiling
-    two ORM queries with their IN lists cost more than running them (bench/api_load.py)."""
+    scraped yet included), with one query of plain values each whatever the page size:
+    building model instances for a page of mappings cost more than the rest of the request
+    (bench/api_load.py)."""
+    ids = list(scrape_types)
+    rows = (
+        Mapping.objects.filter(business_id__in=ids)
+        .order_by("scrape_type")
+        .values_list("business_id", "scrape_type", "batch_id", "batch__group__interval_minutes")
+    )
     by_business: dict[int, list[dict]] = defaultdict(list)
+    for business_id, scrape_type, batch_id, interval in rows:
+        assignment = {"scrape_type": scrape_type, "schedule_id": batch_id}
+        by_business[business_id].append({**assignment, "interval_minutes": interval})
     outcomes: dict[int, dict[str, dict]] = defaultdict(dict)
-    with connection.cursor() as cursor:
-        cursor.execute(_ASSIGNMENTS_AND_OUTCOMES, [list(scrape_types), list(scrape_types)])
-        for kind, business_id, scrape_type, batch_id, interval, status, at, error in cursor:
-            if kind == "m":
-                by_business[business_id].append(
-                    {
-                        "scrape_type": scrape_type,
-                        "schedule_id": batch_id,
-                        "interval_minutes": interval,
-                    }
-                )
-            else:
-                outcomes[business_id][scrape_type] = {
-                    "scrape_type": scrape_type,
-                    "last_status": status,
-                    "last_scraped_at": at,
-                    "last_error": error,
-                }
+    for row in ScrapeOutcome.objects.filter(business_id__in=ids).values(
+        "business_id", "scrape_type", "last_status", "last_scraped_at", "last_error"
+    ):
+        outcomes[row.pop("business_id")][row["scrape_type"]] = row
     return {
         business_id: (
             by_business.get(business_id, []),
@@ -252,24 +247,6 @@ def _assignments_and_outcomes(
         )
         for business_id, types in scrape_types.items()
     }
-
-
-_ASSIGNMENTS_AND_OUTCOMES = f"""
-    SELECT * FROM (
-        SELECT 'm' AS kind, m.business_id, m.scrape_type, m.batch_id, g.interval_minutes,
-               NULL AS last_status, NULL::timestamptz AS last_scraped_at, NULL AS last_error
-        FROM {Mapping._meta.db_table} m
-        JOIN {Batch._meta.db_table} b ON b.id = m.batch_id
-        JOIN {ScheduleGroup._meta.db_table} g ON g.id = b.group_id
-        WHERE m.business_id = ANY(%s)
-        UNION ALL
-        SELECT 'o', o.business_id, o.scrape_type, NULL, NULL,
-               o.last_status, o.last_scraped_at, o.last_error
-        FROM {ScrapeOutcome._meta.db_table} o
-        WHERE o.business_id = ANY(%s)
-    ) rows
-    ORDER BY kind, scrape_type
-"""
 
 
 def _never_scraped(scrape_type: str) -> dict:

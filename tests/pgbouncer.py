@@ -33,6 +33,9 @@ pool_mode = transaction
 max_client_conn = 2000
 default_pool_size = 40
 server_idle_timeout = 10
+; After PostgreSQL restarts, retry its login within a second, not the default 15 s (during
+; which every new client is refused: the chaos run's database restarts found it).
+server_login_retry = 1
 unix_socket_dir =
 logfile =
 pidfile =

@@ -51,10 +51,14 @@ def check_history(
     last_slot: datetime,
     tick_seconds: float,
     blackouts: list[tuple[datetime, datetime]],
+    outages: list[tuple[datetime, datetime]],
     sandbox_runs: dict[str, Any],
+    deliveries: list[Any],
 ) -> Verdict:
     """`last_slot`: the last moment whose slots must have run (pause time minus two ticks).
-    `blackouts`: database moments when every dispatcher was down, then started again."""
+    `blackouts`: database moments when every dispatcher was down, then started again;
+    `outages`: database moments just before a restart of PostgreSQL and just after it was
+    back. `deliveries`: the sandbox's webhook deliveries, each attempt's HTTP status."""
     from schedules.models import Batch, Execution
 
     verdict = Verdict()
@@ -79,7 +83,10 @@ def check_history(
     bound = 2 * tick_seconds
     early = [x for x in lateness if x < 0]
     waits, restarts = _waits_after_comeback(scheduled, blackouts, bound)
+    db_waits, db_back = _waits_after_comeback(scheduled, outages, bound)
     in_blackout = {e["id"] for e, _ in waits}
+    waits += [(e, x) for e, x in db_waits if e["id"] not in in_blackout]
+    in_blackout |= {e["id"] for e, _ in db_waits}
     # (slot, wait): from the slot, or from the comeback for the slots a blackout held up.
     waited = [
         (e["scheduled_for"], x)
@@ -104,6 +111,8 @@ def check_history(
             f"dispatched later than 2 ticks ({bound:g} s)": len(late),
             "slots held up by the blackout (every dispatcher down)": len(waits),
             "dispatchers restarted to first dispatch (ms)": [round(x * 1000) for x in restarts],
+            "slots held up by a database restart": len(db_waits),
+            "database back to first dispatch (ms)": [round(x * 1000) for x in db_back],
             "held-up slots dispatched after the comeback, max (ms)": round(
                 max((x for _, x in waits), default=0) * 1000
             ),
@@ -124,11 +133,40 @@ def check_history(
         f"{[f'{slot:%H:%M:%S} ({x:.1f} s)' for x, slot in late[-3:]]}",
     )
     verdict.require(
+        all(x <= bound for x in db_back),
+        f"dispatch came back later than 2 ticks after the database: {db_back} s",
+    )
+    verdict.require(
         not active,
         f"{len(active)} executions never finished, e.g. {[str(e['id']) for e in active[:3]]}",
     )
     _check_runs(verdict, scheduled, sandbox_runs)
+    _check_callbacks(verdict, deliveries)
     return verdict
+
+
+def _check_callbacks(verdict: Verdict, deliveries: list[Any]) -> None:
+    """Every callback the webhook answered 2xx (Apify then never sends it again) is stored,
+    whatever the database went through meanwhile; each stored one is processed once (the
+    unprocessed count is `_check_runs`'s, the items' count per run its `lost_items`)."""
+    from webhooks.models import WebhookEvent
+
+    accepted = {
+        (d.dispatch.run_id, d.dispatch.event_type)
+        for d in deliveries
+        if any(200 <= status < 300 for status in d.statuses)
+    }
+    stored = set(WebhookEvent.objects.values_list("run_id", "event_type"))
+    lost = accepted - stored
+    retried = sum(1 for d in deliveries if len(d.statuses) > 1)
+    verdict.figures.update(
+        {
+            "callbacks answered 2xx": len(accepted),
+            "callbacks answered 2xx but not stored": len(lost),
+            "callbacks Apify had to send again (non-2xx or no answer first)": retried,
+        }
+    )
+    verdict.require(not lost, f"{len(lost)} callbacks answered 2xx are not in the database")
 
 
 def _waits_after_comeback(

@@ -1,7 +1,8 @@
 """The chaos run, short form: `bench/chaos.py --short` on real processes (PostgreSQL, a Redis
 server of its own, the Apify sandbox, gunicorn, 2 beats, 2 run_dispatcher loops, 3 workers,
 clocks skewed ±30 s) while a driver SIGKILLs them, terminates their database connections,
-blacks out every dispatcher at once and restarts Redis; the stack reaches PostgreSQL through a
+blacks out every dispatcher at once, restarts Redis and restarts its own PostgreSQL
+(`pg_ctl restart -m fast`); the stack reaches PostgreSQL through a
 PgBouncer in transaction mode when it is installed. Its checker exits non-zero on any
 broken invariant; the long form is `python bench/chaos.py` (README)."""
 
@@ -38,6 +39,8 @@ def test_the_short_chaos_run_breaks_no_invariant() -> None:
     assert _figure(output, "SIGKILL") >= 5  # the blackout's 4 and at least one more
     assert _figure(output, "pg_terminate_backend") >= 1
     assert _figure(output, "redis restart") == 1
+    assert _figure(output, "postgres restart -m fast") == 1
+    assert _figure(output, "callbacks answered 2xx") >= 500
     assert _figure(output, "slots held up by the blackout (every dispatcher down)") >= 1
     assert _figure(output, "scheduled executions") >= 500
     if POOLER:
