@@ -66,18 +66,13 @@ class RowShape:
         attach: Callable[[list[dict]], list[dict]] | None = None,
         extra_columns: Iterable[str] = (),
     ) -> Response:
-        """One page in `Pagination`'s shape, `attach` adding what other tables hold for the
-        page's rows. The total is its own COUNT: a window count in the page's query made
-        PostgreSQL read every matching row in full instead of 50 (3x slower at 1,000 rows)."""
+        """One page in `Pagination`'s shape (its COUNT and slice, on the rows' columns only),
+        `attach` adding what other tables hold for the page's rows."""
         paginator = Pagination()
-        limit, offset = paginator.get_limit(request), paginator.get_offset(request)
-        total = queryset.count()
         columns = {*self.columns.values(), *extra_columns}
-        rows = list(queryset.values(*columns)[offset : offset + limit]) if total > offset else []
+        rows = paginator.paginate_queryset(queryset.values(*columns), request, view=view)
         if attach is not None:
             rows = attach(rows)
-        paginator.count, paginator.limit, paginator.offset = total, limit, offset
-        paginator.request = request
         return paginator.get_paginated_response([self.row(row) for row in rows])
 
     def row(self, values: dict) -> dict:

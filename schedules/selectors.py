@@ -230,8 +230,9 @@ def _assignments_and_outcomes(
     )
     by_business: dict[int, list[dict]] = defaultdict(list)
     for business_id, scrape_type, batch_id, interval in rows:
-        assignment = {"scrape_type": scrape_type, "schedule_id": batch_id}
-        by_business[business_id].append({**assignment, "interval_minutes": interval})
+        by_business[business_id].append(
+            {"scrape_type": scrape_type, "schedule_id": batch_id, "interval_minutes": interval}
+        )
     outcomes: dict[int, dict[str, dict]] = defaultdict(dict)
     for row in ScrapeOutcome.objects.filter(business_id__in=ids).values(
         "business_id", "scrape_type", "last_status", "last_scraped_at", "last_error"

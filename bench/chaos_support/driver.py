@@ -135,7 +135,6 @@ class Driver:
         from django.db import connections
 
         began = db_clock()
-        connections.close_all()
         down = self.postgres.restart(mode)
         connections.close_all()  # the harness's own connection died with the server
         self.outages.append((began, db_clock()))
