@@ -28,7 +28,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 from apify_sandbox.account import UNLIMITED, Account, AccountControls, Ledger
-from apify_sandbox.runs import TERMINAL_EVENT, ApiError, RecordedRequest, SandboxRun, apify_id
+from apify_sandbox.hostile import Hostility
+from apify_sandbox.runs import (
+    TERMINAL_EVENT,
+    ApiError,
+    RecordedRequest,
+    SandboxRun,
+    apify_id,
+    iso,
+)
 from apify_sandbox.webhooks import decode_webhooks
 
 MAX_PAYLOAD_BYTES = 9_437_184  # measured decompressed; larger bodies get 413 request-too-large
@@ -50,8 +58,10 @@ class ApifyServer(AccountControls):
         max_memory_mbytes: int = UNLIMITED["max_memory_mbytes"],
         max_concurrent_runs: int = UNLIMITED["max_concurrent_runs"],
         max_monthly_usage_usd: float = UNLIMITED["max_monthly_usage_usd"],
+        hostility: Hostility | None = None,
     ) -> None:
         self.token = token
+        self.hostility = hostility or Hostility()  # all switches off: an honest API
         self.user_id = apify_id()
         self.runs: dict[str, SandboxRun] = {}
         self._ledger = Ledger(
@@ -130,9 +140,10 @@ class ApifyServer(AccountControls):
             return run
 
     # --- request handling, on the server's threads ---------------------------------------------
-    # Order: admission (failure injection), auth, body decoding, route.
+    # Order: hostility, admission (failure injection), auth, body decoding, route.
 
     def _handle(self, req: RecordedRequest, decode_error: ApiError | None) -> Response:
+        self.hostility.before(req.path)
         self._admit(req)
         if req.headers.get("authorization") != f"Bearer {self.token}":
             raise ApiError(401, "token-not-valid", "Authentication token is not valid.")
@@ -238,7 +249,10 @@ class ApifyServer(AccountControls):
 
     def _get_dataset(self, _req: RecordedRequest, dataset_id: str) -> Response:
         with self._lock:
-            return 200, {"data": self._dataset_run(dataset_id).dataset_json(self.user_id)}, {}
+            data = self._dataset_run(dataset_id).dataset_json(self.user_id)
+        if (modified := self.hostility.modified_at(dataset_id)) is not None:
+            data["modifiedAt"] = iso(modified)
+        return 200, {"data": data}, {}
 
     def _dataset_items(self, req: RecordedRequest, dataset_id: str) -> Response:
         with self._lock:
@@ -247,7 +261,9 @@ class ApifyServer(AccountControls):
         limit = _int_param(req.query, "limit", NO_LIMIT)
         desc = req.query.get("desc", "false").lower() in ("true", "1")
         # Past the end the page is [] with count 0: iterate_items stops only on that.
-        page = (items[::-1] if desc else items)[offset : offset + limit]
+        page, claimed = self.hostility.page(
+            dataset_id, items[::-1] if desc else items, offset, limit
+        )
         # A bare array; apify-client raises KeyError unless all five headers are present.
         pagination = {
             "total": len(items),
@@ -255,7 +271,7 @@ class ApifyServer(AccountControls):
             "count": len(page),
             "limit": limit,
             "desc": "true" if desc else "false",
-        }
+        } | (claimed or {})
         return 200, page, {f"x-apify-pagination-{k}": str(v) for k, v in pagination.items()}
 
 
@@ -302,6 +318,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
+        if status == 200 and self.path.split("?")[0].endswith("/items") and api.hostility.cuts():
+            self.wfile.write(body[: len(body) // 2])  # then the connection drops mid-body
+            self.close_connection = True
+            return
         self.wfile.write(body)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET

@@ -24,6 +24,7 @@ from typing import Any
 from apify_sandbox import items as item_factory
 from apify_sandbox.account import SMALL_PLAN
 from apify_sandbox.core import ApifyServer
+from apify_sandbox.hostile import Hostility
 from apify_sandbox.runs import TERMINAL_EVENT, ApiError, RecordedRequest, SandboxRun, apify_id
 from apify_sandbox.webhooks import Delivery, Dispatch, dispatches_for, post
 
@@ -69,6 +70,7 @@ class Sandbox(ApifyServer):
         max_memory_mbytes: int = SMALL_PLAN["max_memory_mbytes"],
         max_concurrent_runs: int = SMALL_PLAN["max_concurrent_runs"],
         max_monthly_usage_usd: float = SMALL_PLAN["max_monthly_usage_usd"],
+        hostility: Hostility | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         rates = {
@@ -90,6 +92,7 @@ class Sandbox(ApifyServer):
             max_memory_mbytes=max_memory_mbytes,
             max_concurrent_runs=max_concurrent_runs,
             max_monthly_usage_usd=max_monthly_usage_usd,
+            hostility=hostility,
         )
         self.delay, self.seed = delay, seed
         self.failure_rate, self.error_item_rate = failure_rate, error_item_rate
@@ -220,9 +223,10 @@ class Sandbox(ApifyServer):
 
     def _deliver_all(self, run: SandboxRun, fate: random.Random) -> None:
         """Dispatch the run's webhooks for its status, each on its own thread."""
+        silent = self.hostility.silences()
         with self._changed:
             for dispatch in dispatches_for(run, self.user_id):
-                lost = fate.random() < self.lost_webhook_rate
+                lost = fate.random() < self.lost_webhook_rate or silent
                 duplicated = fate.random() < self.duplicate_webhook_rate
                 if lost:
                     self.deliveries.append(Delivery(dispatch, lost=True))

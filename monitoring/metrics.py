@@ -298,6 +298,7 @@ CAPACITY_GAUGES = {
     "capacity_run_hours_per_day": "Run hours per day the account's budget allows.",
     "limits_age_seconds": "Age of the Apify account figures admission uses.",
     "refusals": "402 answers to our starts (all time).",
+    "rate_limited": "429 answers to our starts left after the client's retries (all time).",
 }
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from apify_client import ApifyClient
 from apify_client.errors import ApifyApiError
@@ -14,6 +14,9 @@ from django.urls import reverse
 
 from scheduler_project import conf
 from webhooks.contract import WEBHOOK_EVENT_TYPES, WEBHOOK_SECRET_HEADER, WEBHOOK_URL_NAME
+
+if TYPE_CHECKING:
+    from apify_client._resource_clients import DatasetClient
 
 
 class ApifyStartError(Exception):
@@ -135,11 +138,50 @@ def actor_run_get(run_id: str) -> RunState | None:
 
 # Fewer, larger pages: an ingest of 100,000 items makes 20 requests instead of 100.
 DATASET_PAGE_SIZE = 5000
+DATASET_READ_ATTEMPTS = 3
 
 
-def dataset_items(dataset_id: str) -> Iterator[dict]:
-    """Every item of a dataset, paged by the client."""
-    yield from apify_client().dataset(dataset_id).iterate_items(chunk_size=DATASET_PAGE_SIZE)
+class DatasetUnreadable(Exception):
+    """A dataset could not be read whole and unchanged; the ingest is tried again later."""
+
+
+def dataset_items(dataset_id: str) -> list[Any]:
+    """Every item of a finished run's dataset, read whole and unchanged.
+
+    The pagination headers are not trusted: apify-client's `iterate_items` advances by the
+    `count` header, so a page that claims more rows than it holds would skip items, and one
+    that claims rows past the end would never stop. Pages here advance by the items received
+    and stop at the first empty one. A read counts only if the dataset's `itemCount` and
+    `modifiedAt` are the same before and after it and it holds at least `itemCount` items;
+    else the dataset is read again, at most DATASET_READ_ATTEMPTS times."""
+    dataset = apify_client().dataset(dataset_id)
+    problem = ""
+    for _attempt in range(DATASET_READ_ATTEMPTS):
+        before = dataset.get()
+        if before is None:
+            raise DatasetUnreadable(f"Apify does not know dataset {dataset_id}.")
+        items = _all_pages(dataset)
+        after = dataset.get()
+        if after is None or (after.item_count, after.modified_at) != (
+            before.item_count,
+            before.modified_at,
+        ):
+            problem = "it changed while it was read"
+        elif len(items) < before.item_count:
+            problem = f"{len(items)} items read of the {before.item_count} it holds"
+        else:
+            return items
+    raise DatasetUnreadable(
+        f"The Apify dataset {dataset_id} could not be read whole in "
+        f"{DATASET_READ_ATTEMPTS} attempts: {problem}."
+    )
+
+
+def _all_pages(dataset: DatasetClient) -> list[Any]:
+    items: list[Any] = []
+    while page := dataset.list_items(offset=len(items), limit=DATASET_PAGE_SIZE).items:
+        items.extend(page)
+    return items
 
 
 @dataclass(frozen=True)

@@ -75,10 +75,14 @@ class IngestResult:
     failed: int
 
 
-def execution_ingest(*, execution_id: UUID) -> IngestResult | None:
+def execution_ingest(
+    *, execution_id: UUID, give_up_unreadable: bool = False
+) -> IngestResult | None:
     """Finish a running execution from what Apify says of its run (the webhook payload is
     only a hint). Returns None when there is nothing to do: not running any more (already
-    ingested, cancelled) or the run has not ended yet."""
+    ingested, cancelled) or the run has not ended yet. A dataset that cannot be read whole
+    raises `DatasetUnreadable` (tried again later), unless `give_up_unreadable`: then the
+    execution fails with that reason, its businesses go to the retry queue."""
     execution = Execution.objects.only("state", "apify_run_id", "platform").get(id=execution_id)
     if execution.state != ExecutionState.RUNNING or not execution.apify_run_id:
         return None
@@ -87,13 +91,16 @@ def execution_ingest(*, execution_id: UUID) -> IngestResult | None:
         return None
     _hand_over_capacity(execution_id)
     began = time.monotonic()
-    # Download outside any lock: a concurrent ingest may download too, only one writes.
-    items = (
-        list(apify.dataset_items(run.dataset_id))
-        if run is not None and run.status == "SUCCEEDED" and run.dataset_id
-        else []
-    )
-    result = _record(execution_id, execution.apify_run_id, run, items)
+    items, read_error = [], None
+    try:
+        # Download outside any lock: a concurrent ingest may download too, only one writes.
+        if run is not None and run.status == "SUCCEEDED" and run.dataset_id:
+            items = apify.dataset_items(run.dataset_id)
+    except apify.DatasetUnreadable as exc:
+        if not give_up_unreadable:
+            raise
+        read_error = str(exc)
+    result = _record(execution_id, execution.apify_run_id, run, items, read_error)
     if result is not None:
         observe(INGEST_DURATION, time.monotonic() - began, platform=execution.platform)
     return result
@@ -158,7 +165,11 @@ def _store_unmatched(execution: Execution, attribution: Attribution) -> None:
 
 @transaction.atomic
 def _record(
-    execution_id: UUID, run_id: str, run: apify.RunState | None, items: list
+    execution_id: UUID,
+    run_id: str,
+    run: apify.RunState | None,
+    items: list,
+    read_error: str | None = None,
 ) -> IngestResult | None:
     execution = Execution.objects.select_for_update().get(id=execution_id)
     if execution.state != ExecutionState.RUNNING:
@@ -167,7 +178,7 @@ def _record(
     snapshot_ids = [entry["business_id"] for entry in execution.business_snapshot]
     # A business deleted since the snapshot gets nothing: no items, no outcome, no retry.
     alive = set(Business.objects.filter(id__in=snapshot_ids).values_list("id", flat=True))
-    run_error = _run_failure(run_id, run)
+    run_error = _run_failure(run_id, run) or read_error
     attribution, failed, new_items = _attribute(execution, run_error, items, alive)
     _store_unmatched(execution, attribution)
     failed = {b: e for b, e in failed.items() if b in alive}

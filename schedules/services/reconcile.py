@@ -56,19 +56,22 @@ def webhook_events_requeue_stale(*, limit: int = 500) -> int:
 
 def executions_reconcile(*, limit: int = 100) -> int:
     """Ask Apify about executions still running past the run timeout plus grace, and finish
-    them through the webhook's own ingest path. Returns how many were finished."""
+    them through the webhook's own ingest path. One whose dataset still cannot be read whole
+    after that window once more is finished as failed (its businesses are retried), so
+    nothing stays running on an Apify that keeps answering badly. Returns how many were
+    finished."""
     overdue_after = timedelta(seconds=conf.get().run_timeout_seconds + conf.get().run_grace_seconds)
+    now = db_now()
     overdue = (
-        Execution.objects.filter(
-            state=ExecutionState.RUNNING, started_at__lt=db_now() - overdue_after
-        )
+        Execution.objects.filter(state=ExecutionState.RUNNING, started_at__lt=now - overdue_after)
         .order_by("started_at")
-        .values_list("id", flat=True)[:limit]
+        .values_list("id", "started_at")[:limit]
     )
     finished = 0
-    for execution_id in overdue:
+    for execution_id, started_at in overdue:
+        give_up = started_at < now - 2 * overdue_after
         try:
-            if execution_ingest(execution_id=execution_id) is not None:
+            if execution_ingest(execution_id=execution_id, give_up_unreadable=give_up):
                 finished += 1
         except Exception:
             logger.exception("reconciling %s failed", execution_id, extra={"action": "reconcile"})

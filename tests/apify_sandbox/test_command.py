@@ -37,13 +37,22 @@ def test_help_explains_every_knob() -> None:
         "--duplicate-webhook-rate",
         "--lost-webhook-rate",
         "--rate-limit-rate",
+        "--hostile",
         "--token",
     ):
         assert option in text
     assert "APIFY_API_URL" in text and "Probability (0-1)" in text
 
 
-@pytest.mark.parametrize("argv", [["--failure-rate", "1.5"], ["--delay", "-1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--failure-rate", "1.5"],
+        ["--delay", "-1"],
+        ["--hostile", "latency=0.1,volcano=3"],
+        ["--hostile", "error-burst=5/5"],
+    ],
+)
 def test_out_of_range_knobs_are_refused(argv: list[str]) -> None:
     with pytest.raises(CommandError):
         call_command(Command(), *argv)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from apify_sandbox.account import SMALL_PLAN
+from apify_sandbox.hostile import Hostility
 from apify_sandbox.server import DEFAULT_TOKEN, Sandbox
 from scheduler_project.cli import (
     SchedulerCommand,
@@ -28,6 +29,14 @@ logger = logging.getLogger("apify_sandbox")
 non_negative_amount = bounded(float, low=0)
 
 DEFAULT_MEMORY_GBYTES = SMALL_PLAN["max_memory_mbytes"] / 1024
+
+
+def hostile_switches(value: str) -> Hostility:
+    """argparse type: the `--hostile` switches, e.g. `latency=0.2,error-burst=3/10`."""
+    try:
+        return Hostility.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def gigabytes(value: str) -> float:
@@ -135,6 +144,17 @@ class Command(SchedulerCommand):
             "starts are refused with 402 usage-limit-exceeded.",
         )
         parser.add_argument(
+            "--hostile",
+            type=hostile_switches,
+            default=None,
+            metavar="SWITCHES",
+            help="A hostile Apify, as comma-separated switches (docs/faults.md): latency=S, "
+            "error-burst=B/E (B answers of 500/502/503 every E requests), rate-limit-storm=B/E "
+            "(429s), silent-runs (no webhook ever), lying-pagination, shifting-datasets=N "
+            "(the first N page reads of each dataset see it move), non-object-rate=P, "
+            "truncate-every=N (every Nth dataset page cut mid-body).",
+        )
+        parser.add_argument(
             "--token",
             default=None,
             help="The only API token accepted, as 'Authorization: Bearer <token>' (default: "
@@ -172,6 +192,9 @@ class Command(SchedulerCommand):
             sandbox.stop()
         delivered = sum(1 for d in sandbox.deliveries if d.delivered)
         log(f"Stopped after {len(sandbox.runs)} run(s) and {delivered} delivered webhook(s).")
+        if sandbox.hostility.counts:
+            bitten = ", ".join(f"{k} {v}" for k, v in sorted(sandbox.hostility.counts.items()))
+            log(f"Hostile switches that bit: {bitten}.")
 
     @staticmethod
     def _sandbox(token: str, log: Callable[[str], None] | None, options: dict[str, Any]) -> Sandbox:
@@ -190,5 +213,6 @@ class Command(SchedulerCommand):
             max_memory_mbytes=round(options["max_memory_gbytes"] * 1024),
             max_concurrent_runs=options["max_concurrent_runs"],
             max_monthly_usage_usd=options["max_monthly_usage_usd"],
+            hostility=options["hostile"],
             log=log,
         )
