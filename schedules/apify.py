@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from apify_client import ApifyClient
 from apify_client.errors import ApifyApiError
@@ -145,8 +148,38 @@ class DatasetUnreadable(Exception):
     """A dataset could not be read whole and unchanged; the ingest is tried again later."""
 
 
-def dataset_items(dataset_id: str) -> list[Any]:
-    """Every item of a finished run's dataset, read whole and unchanged.
+class DatasetSpool:
+    """A downloaded dataset on disk, page by page (pickled: our own file, read back once), so
+    an ingest of a million items holds one page in memory, never the whole dataset."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="dataset-")  # noqa: SIM115 - closed by close()
+        self.count = 0
+
+    def add(self, page: list[Any]) -> None:
+        pickle.dump(page, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += len(page)
+
+    def pages(self) -> Iterator[list[Any]]:
+        self._file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self._file)  # our own file, written by add()
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def dataset_items(dataset_id: str) -> DatasetSpool:
+    """Every item of a finished run's dataset, read whole and unchanged, spooled to disk.
 
     The pagination headers are not trusted: apify-client's `iterate_items` advances by the
     `count` header, so a page that claims more rows than it holds would skip items, and one
@@ -160,28 +193,33 @@ def dataset_items(dataset_id: str) -> list[Any]:
         before = dataset.get()
         if before is None:
             raise DatasetUnreadable(f"Apify does not know dataset {dataset_id}.")
-        items = _all_pages(dataset)
+        spool = _all_pages(dataset)
         after = dataset.get()
         if after is None or (after.item_count, after.modified_at) != (
             before.item_count,
             before.modified_at,
         ):
             problem = "it changed while it was read"
-        elif len(items) < before.item_count:
-            problem = f"{len(items)} items read of the {before.item_count} it holds"
+        elif spool.count < before.item_count:
+            problem = f"{spool.count} items read of the {before.item_count} it holds"
         else:
-            return items
+            return spool
+        spool.close()
     raise DatasetUnreadable(
         f"The Apify dataset {dataset_id} could not be read whole in "
         f"{DATASET_READ_ATTEMPTS} attempts: {problem}."
     )
 
 
-def _all_pages(dataset: DatasetClient) -> list[Any]:
-    items: list[Any] = []
-    while page := dataset.list_items(offset=len(items), limit=DATASET_PAGE_SIZE).items:
-        items.extend(page)
-    return items
+def _all_pages(dataset: DatasetClient) -> DatasetSpool:
+    spool = DatasetSpool()
+    try:
+        while page := dataset.list_items(offset=spool.count, limit=DATASET_PAGE_SIZE).items:
+            spool.add(page)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 @dataclass(frozen=True)

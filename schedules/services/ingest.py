@@ -12,31 +12,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from businesses.models import Business, ReviewItem, ScrapeOutcome, ScrapeStatus
-from businesses.platforms import Platform, ScrapeType, get_platform
+from businesses.models import Business, ScrapeOutcome, ScrapeStatus
+from businesses.platforms import ScrapeType
 from notifications.models import EventType
 from notifications.services.events import Event, events_publish
 from retry.services import retry_entries_record
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
-from scheduler_project.jsonb import json_text, jsonb_safe
 from scheduler_project.observations import INGEST_DURATION, RUN_DURATION, observe
 from schedules import apify
-from schedules.attribution import Attribution, attribute_items
-from schedules.models import Execution, UnmatchedItem
+from schedules.models import Execution
 from schedules.services.capacity import execution_release_capacity
 from schedules.services.execution_start import executions_admit_and_launch
 from schedules.services.executions import execution_transition
+from schedules.services.ingest_items import StoredItems, run_items_store
 from schedules.states import ExecutionState
 from webhooks.models import WebhookEvent, WebhookStatus
 from webhooks.services import webhook_event_mark
@@ -91,16 +90,21 @@ def execution_ingest(
         return None
     _hand_over_capacity(execution_id)
     began = time.monotonic()
-    items, read_error = [], None
+    spool, read_error = None, None
     try:
         # Download outside any lock: a concurrent ingest may download too, only one writes.
         if run is not None and run.status == "SUCCEEDED" and run.dataset_id:
-            items = apify.dataset_items(run.dataset_id)
+            spool = apify.dataset_items(run.dataset_id)
     except apify.DatasetUnreadable as exc:
         if not give_up_unreadable:
             raise
         read_error = str(exc)
-    result = _record(execution_id, execution.apify_run_id, run, items, read_error)
+    try:
+        pages = spool.pages() if spool is not None else iter(())
+        result = _record(execution_id, execution.apify_run_id, run, pages, read_error)
+    finally:
+        if spool is not None:
+            spool.close()
     if result is not None:
         observe(INGEST_DURATION, time.monotonic() - began, platform=execution.platform)
     return result
@@ -127,40 +131,21 @@ def _run_failure(run_id: str, run: apify.RunState | None) -> str | None:
     return None
 
 
-def _attribute(
-    execution: Execution, run_error: str | None, items: list, alive: set[int]
-) -> tuple[Attribution, dict[int, str], dict[int, int]]:
-    """Which snapshot business each item belongs to, each failed business with its reason
-    (a failed run fails them all), and the new review items stored per business."""
+def _items(
+    execution: Execution, run_error: str | None, pages: Iterable[list], alive: set[int]
+) -> tuple[StoredItems, dict[int, str]]:
+    """The run's items stored, and each failed business with its reason (a failed run fails
+    them all; an overview run fails a business it returned nothing for)."""
     snapshot_ids = [entry["business_id"] for entry in execution.business_snapshot]
     if run_error:
-        return Attribution(), {business_id: run_error for business_id in snapshot_ids}, {}
-    platform = get_platform(execution.platform)
-    attribution = attribute_items(
-        platform=platform, snapshot=execution.business_snapshot, items=items
-    )
-    failed = dict(attribution.errors)
+        return StoredItems(), {business_id: run_error for business_id in snapshot_ids}
+    stored = run_items_store(execution=execution, pages=pages, alive=alive)
+    failed = dict(stored.errors)
     if execution.scrape_type == ScrapeType.OVERVIEW:
         for business_id in snapshot_ids:
-            if business_id not in attribution.with_items:
+            if business_id not in stored.with_items:
                 failed.setdefault(business_id, NO_OVERVIEW_ITEM)
-    new_items = _store_items(execution, platform, [m for m in attribution.matched if m[0] in alive])
-    return attribution, failed, new_items
-
-
-def _store_unmatched(execution: Execution, attribution: Attribution) -> None:
-    UnmatchedItem.objects.bulk_create(
-        [
-            UnmatchedItem(
-                execution=execution,
-                reason=reason,
-                key=key[:500],
-                payload=jsonb_safe(item if isinstance(item, dict) else {"value": item}),
-            )
-            for reason, key, item in attribution.unmatched
-        ],
-        batch_size=2000,
-    )
+    return stored, failed
 
 
 @transaction.atomic
@@ -168,7 +153,7 @@ def _record(
     execution_id: UUID,
     run_id: str,
     run: apify.RunState | None,
-    items: list,
+    pages: Iterable[list],
     read_error: str | None = None,
 ) -> IngestResult | None:
     execution = Execution.objects.select_for_update().get(id=execution_id)
@@ -179,12 +164,11 @@ def _record(
     # A business deleted since the snapshot gets nothing: no items, no outcome, no retry.
     alive = set(Business.objects.filter(id__in=snapshot_ids).values_list("id", flat=True))
     run_error = _run_failure(run_id, run) or read_error
-    attribution, failed, new_items = _attribute(execution, run_error, items, alive)
-    _store_unmatched(execution, attribution)
+    stored, failed = _items(execution, run_error, pages, alive)
     failed = {b: e for b, e in failed.items() if b in alive}
     succeeded = [b for b in snapshot_ids if b in alive and b not in failed]
     _record_business_outcomes(now, execution, succeeded, failed)
-    events_publish(_scraped_events(execution, now, set(succeeded), new_items))
+    events_publish(_scraped_events(execution, now, set(succeeded), stored.new_items))
 
     state = ExecutionState.FAILED if run_error else ExecutionState.SUCCEEDED
     started = execution.started_at or execution.created_at
@@ -195,9 +179,9 @@ def _record(
         only_from=[ExecutionState.RUNNING],
         finished_at=now,
         duration_ms=max(0, int((now - started).total_seconds() * 1000)),
-        items_count=len(items),
-        attributed_count=len(attribution.matched),
-        unmatched_count=len(attribution.unmatched),
+        items_count=stored.items,
+        attributed_count=stored.attributed,
+        unmatched_count=stored.unmatched,
         failed_count=len(failed),
         usage_usd=Decimal(str(run.usage_usd)) if run and run.usage_usd is not None else None,
         compute_units=run.compute_units if run else None,
@@ -208,15 +192,13 @@ def _record(
     logger.info(
         "ingested run %s: %d items, %d attributed, %d unmatched, %d businesses failed",
         run_id,
-        len(items),
-        len(attribution.matched),
-        len(attribution.unmatched),
+        stored.items,
+        stored.attributed,
+        stored.unmatched,
         len(failed),
         extra={"action": "ingest"},
     )
-    return IngestResult(
-        state, len(items), len(attribution.matched), len(attribution.unmatched), len(failed)
-    )
+    return IngestResult(state, stored.items, stored.attributed, stored.unmatched, len(failed))
 
 
 def _scraped_events(
@@ -281,60 +263,3 @@ def _record_business_outcomes(
         last_error=Coalesce(Subquery(failing.values("last_error")[:1]), Value("")),
         updated_at=now,
     )
-
-
-def _store_items(
-    execution: Execution, platform: Platform, matched: list[tuple[int, str, dict]]
-) -> dict[int, int]:
-    """Upsert review items: unique per (business, platform item id), so a re-ingest adds
-    nothing. On PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT.
-    Returns the new items per business."""
-    if connection.vendor != "postgresql":
-        created = ReviewItem.objects.bulk_create(
-            [
-                ReviewItem(
-                    business_id=b,
-                    execution=execution,
-                    platform_item_id=i,
-                    payload=jsonb_safe(item),
-                    published_at=platform.item_published_at(item),
-                )
-                for b, i, item in matched
-            ],
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
-        return dict(Counter(item.business_id for item in created))
-    with connection.cursor() as cursor:
-        # COPY streams rows without building SQL literals: quoting 100,000 JSON documents as
-        # array parameters cost more than the rest of an ingest (bench/ingest.py).
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS review_import (business_id bigint, "
-            "platform_item_id text, payload jsonb, published_at timestamptz) "
-            "ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE review_import")
-        with cursor.copy(
-            "COPY review_import (business_id, platform_item_id, payload, published_at) FROM STDIN"
-        ) as copy:
-            for business_id, item_id, item in matched:
-                copy.write_row(
-                    (business_id, item_id, json_text(item), platform.item_published_at(item))
-                )
-        cursor.execute(
-            f"""
-            WITH inserted AS (
-                INSERT INTO {ReviewItem._meta.db_table}
-                    (business_id, execution_id, platform_item_id, payload, published_at,
-                     scraped_at)
-                SELECT business_id, %s, platform_item_id, payload, published_at,
-                       statement_timestamp()
-                FROM review_import
-                ON CONFLICT (business_id, platform_item_id) DO NOTHING
-                RETURNING business_id
-            )
-            SELECT business_id, count(*) FROM inserted GROUP BY business_id
-            """,
-            [execution.id],
-        )
-        return dict(cursor.fetchall())

@@ -218,3 +218,24 @@ def test_a_business_deleted_during_the_run_is_skipped(fake_apify: FakeApify, ali
     )
     assert execution_ingest(execution_id=execution.id).state == ExecutionState.SUCCEEDED
     assert list(ReviewItem.objects.values_list("business_id", flat=True)) == [kept.id]
+
+
+def test_a_dataset_is_stored_page_by_page_with_duplicates_across_pages_counted_once(
+    fake_apify: FakeApify, alice: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schedules import apify
+
+    monkeypatch.setattr(apify, "DATASET_PAGE_SIZE", 4)
+    (business,) = register_google(alice)
+    execution = start_batch_of(business)
+    items = [review(business.platform_key, f"r{i % 7}") for i in range(20)]  # 7 distinct
+    fake_apify.finish_run(execution.apify_run_id, "SUCCEEDED", items, deliver_webhooks=False)
+
+    result = execution_ingest(execution_id=execution.id)
+
+    assert (result.items, result.attributed, result.unmatched) == (20, 7, 0)
+    assert ReviewItem.objects.filter(business=business).count() == 7
+    pages = [
+        r for r in fake_apify.requests if r.path.endswith("/items") and r.query.get("limit") == "4"
+    ]
+    assert len(pages) == 6  # five pages of four and the empty one: never one big request
