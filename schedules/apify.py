@@ -193,7 +193,7 @@ def dataset_items(dataset_id: str) -> DatasetSpool:
         before = dataset.get()
         if before is None:
             raise DatasetUnreadable(f"Apify does not know dataset {dataset_id}.")
-        spool = _all_pages(dataset)
+        spool = _all_pages(dataset, dataset_id, before.item_count)
         after = dataset.get()
         if after is None or (after.item_count, after.modified_at) != (
             before.item_count,
@@ -211,11 +211,19 @@ def dataset_items(dataset_id: str) -> DatasetSpool:
     )
 
 
-def _all_pages(dataset: DatasetClient) -> DatasetSpool:
+def _all_pages(dataset: DatasetClient, dataset_id: str, item_count: int) -> DatasetSpool:
+    """Pages until an empty one; a dataset that keeps answering far past its `itemCount`
+    (which may lag a little, never by pages) is refused instead of filling the disk."""
+    bound = 2 * item_count + 2 * DATASET_PAGE_SIZE
     spool = DatasetSpool()
     try:
         while page := dataset.list_items(offset=spool.count, limit=DATASET_PAGE_SIZE).items:
             spool.add(page)
+            if spool.count > bound:
+                raise DatasetUnreadable(
+                    f"The Apify dataset {dataset_id} served {spool.count} items and "
+                    f"had not ended; it holds {item_count}."
+                )
     except BaseException:
         spool.close()
         raise

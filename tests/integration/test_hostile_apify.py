@@ -22,7 +22,7 @@ from schedules.services.ingest import execution_ingest
 from schedules.services.reconcile import executions_reconcile
 from schedules.states import ExecutionState
 from tests.conftest import register_google
-from tests.fakes.apify_server import FakeApify
+from tests.fakes.apify_server import FakeApify, RecordedRequest
 from tests.schedules.test_ingest import review, start_batch_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -247,3 +247,26 @@ def start_batch_of_without_running(business: Business) -> Execution:
     Batch.objects.filter(id=batch.id).update(next_run_at=db_now())
     dispatch_tick()
     return Execution.objects.get(batch=batch, trigger="scheduled")
+
+
+class EndlessDataset(FakeApify):
+    """A broken proxy in front of Apify: every page is the first one, whatever the offset."""
+
+    def _received(self, req: RecordedRequest) -> None:
+        if req.path.endswith("/items"):
+            req.query["offset"] = "0"
+        super()._received(req)
+
+
+def test_a_dataset_that_never_ends_is_refused_instead_of_filling_the_disk(
+    shared_batch: list[Business], small_pages: None, settings
+) -> None:
+    with EndlessDataset(token="test-token") as endless:
+        settings.APIFY_API_URL = endless.url
+        settings.WEBHOOK_BASE_URL = "https://scheduler.example.test"
+        execution = start_batch_of(shared_batch[0])
+        finish(endless, execution, dataset_of(shared_batch))
+
+        with pytest.raises(apify.DatasetUnreadable, match="had not ended; it holds 40"):
+            execution_ingest(execution_id=execution.id)
+    assert stored() == set()
