@@ -2,6 +2,7 @@
 
     python bench/chaos.py                 # long form: ~10,000 due slots over 10 minutes
     python bench/chaos.py --short         # short form (.ci/run, through tests/integration)
+    python bench/chaos.py --short --failover --pgbouncer   # short form with the failover
 
 A PostgreSQL cluster and a Redis server of the run's own, the Apify sandbox (runs finish after
 2 s and call the webhook back), gunicorn for the webhook, 2 Celery beats whose dispatch ticks
@@ -11,13 +12,20 @@ reaches PostgreSQL through a PgBouncer in transaction mode. Compressed timeline:
 Meanwhile the driver SIGKILLs a random dispatcher, beat or worker every 10-30 s (it comes back
 1-3 s later), terminates the dispatchers' database connections, blacks out every dispatcher
 at once, kills and restarts Redis once, and restarts PostgreSQL (`pg_ctl restart -m fast`;
-the long form also `-m immediate`, a crash). With `--skew 30` (default), half the beats,
-dispatchers and workers run 30 s ahead and the others 30 s behind (an LD_PRELOAD shim on the
-wall clock). Then batches are paused, the stack drains, and the checker reads the history.
+the long form also `-m immediate`, a crash). With `--failover` (the long form's default), a
+streaming standby follows the primary; at 75 % of the timeline the primary is stopped
+abruptly, the standby promoted, and the pooler (PgBouncer, or a TCP proxy of the run's own)
+switched to it; the standby is synchronous unless `--no-sync-standby`, and `--standby-lag 5`
+freezes it 5 s first (the loss an asynchronous standby allows, which the checker reports).
+With `--skew 30` (default), half the beats, dispatchers and workers run 30 s ahead and the
+others 30 s behind (an LD_PRELOAD shim on the wall clock). The timeline begins once every
+worker and beat is up. Then batches are paused, the stack drains, and the checker reads the
+history.
 
 Exit status 1 on any broken invariant: a slot executed twice, a slot never run, a slot run
 before its time or later than 2 ticks (from the comeback, for slots a blackout or a database
-restart held up), dispatch not back within 2 ticks of the database's return, an execution
+restart or the failover held up), dispatch not back within 2 ticks of the database's return
+(after a failover: the promoted standby answering through the switched pooler), an execution
 left unfinished, items lost or doubled, a callback answered 202 that is not in the database or
 was never processed.
 """
@@ -53,9 +61,11 @@ from _common import (  # noqa: E402 (the names above must be set first)
     recreate_database,
     sql,
 )
-from chaos_support.checks import check_history  # noqa: E402
-from chaos_support.driver import Driver  # noqa: E402
+from chaos_support import failover as fo  # noqa: E402
+from chaos_support.checks import Verdict, check_history  # noqa: E402
+from chaos_support.driver import Driver, wait_until_ready  # noqa: E402
 from chaos_support.postgres import OwnPostgres  # noqa: E402
+from chaos_support.proxy import SwitchableProxy  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,9 +90,29 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="the stack reaches PostgreSQL through a PgBouncer of the run's own (transaction mode)",
     )
+    parser.add_argument(
+        "--failover",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="lose the primary at 75 %% and promote its streaming standby (default: long form)",
+    )
+    parser.add_argument(
+        "--sync-standby",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the standby is synchronous (synchronous_standby_names = '*'), as recommended",
+    )
+    parser.add_argument(
+        "--standby-lag",
+        type=float,
+        default=0.0,
+        help="freeze the standby's WAL receiver this long before the failover (shows a loss)",
+    )
     args = parser.parse_args()
     if args.short:
         args.batches, args.seconds = 300, 150
+    if args.failover is None:
+        args.failover = not args.short
     return args
 
 
@@ -223,16 +253,22 @@ def drain(seconds: int) -> int:
 
 def main() -> int:
     args = parse_args()
-    postgres = OwnPostgres(WORKDIR, PG_PORT)
+    extra = fo.primary_settings(args.sync_standby) if args.failover else {}
+    postgres = OwnPostgres(WORKDIR, PG_PORT, extra=extra)
     postgres.init()
     postgres.start()
+    standby = None
     try:
-        return run(args, postgres)
+        if args.failover:
+            standby = fo.make_standby(postgres, st.free_port(), args.sync_standby)
+        return run(args, (postgres, standby))
     finally:
-        postgres.stop()
+        for server in (postgres, standby):
+            if server is not None and server.running():
+                server.stop()
 
 
-def run(args: argparse.Namespace, postgres: OwnPostgres) -> int:
+def run(args: argparse.Namespace, servers: tuple[OwnPostgres, OwnPostgres | None]) -> int:
     from apify_sandbox.server import Sandbox
 
     sandbox = Sandbox(TOKEN, delay=2.0, seed=args.seed).start()
@@ -245,32 +281,29 @@ def run(args: argparse.Namespace, postgres: OwnPostgres) -> int:
 
     system_schedules_sync()
     bouncer = start_pooler() if args.pgbouncer else None
+    # Without PgBouncer, the failover needs an address of its own to move: the proxy's.
+    proxy = SwitchableProxy(PG_PORT).start() if args.failover and bouncer is None else None
     stack_env = env if bouncer is None else {**env, **pooled(bouncer)}
+    if proxy is not None:
+        stack_env = {**env, "DATABASE_URL": proxy.url_for(DATABASE_URL)}
     stack = build_stack(args, stack_env, settings.ALL_QUEUES)
+    failover = fo.through_pooler(
+        servers, bouncer or proxy, DATABASE_URL, args.sync_standby, args.standby_lag
+    )
+    driver = Driver(stack, args, REDIS_PORT, servers[0] if args.db_restarts else None, failover)
     print(
         f"chaos run: {args.batches} batches, {args.seconds} s, tick {args.tick} s, "
         f"skew ±{args.skew} s; logs in {WORKDIR}",
         flush=True,
     )
     try:
-        stack.start("redis")
-        st.wait_for_port(REDIS_PORT)
-        for name in stack.names("web", "beat", "dispatcher", "worker"):
-            stack.start(name)
-        st.wait_for_port(WEB_PORT)
-        time.sleep(3)  # workers and beats connect
-        group_id, first_slot = seed(args.batches)
-        driver = Driver(stack, args, REDIS_PORT, postgres if args.db_restarts else None)
-        driver.run(args.seconds)
-        paused_at = pause_batches(group_id)
-        driver.note("timeline over: batches paused, draining")
-        left = drain(args.drain)
-        driver.note(f"drained ({left} still active)")
+        group_id, first_slot, paused_at = timeline(args, stack, driver)
     finally:
         stack.stop()
         sandbox.stop()
-        if bouncer is not None:
-            bouncer.stop()
+        for pooler in (bouncer, proxy):
+            if pooler is not None:
+                pooler.stop()
     verdict = check_history(
         group_id=group_id,
         first_slot=first_slot,
@@ -281,18 +314,68 @@ def run(args: argparse.Namespace, postgres: OwnPostgres) -> int:
         sandbox_runs=dict(sandbox.runs),
         deliveries=list(sandbox.deliveries),
     )
+    reached = (
+        "through PgBouncer (transaction pooling)"
+        if bouncer
+        else "through a switchable TCP proxy"
+        if proxy
+        else "directly"
+    )
+    return report(args, verdict, driver, stack, servers, reached)
+
+
+def timeline(args: argparse.Namespace, stack: st.Stack, driver: Driver) -> tuple:
+    """Start the stack, seed, break things for the timeline, pause and drain; returns the
+    group, its first slot and the database moment of the pause."""
+    stack.start("redis")
+    st.wait_for_port(REDIS_PORT)
+    for name in stack.names("web", "beat", "dispatcher", "worker"):
+        stack.start(name)
+    st.wait_for_port(WEB_PORT)
+    ready = wait_until_ready(stack)
+    time.sleep(3)  # workers and beats connect
+    group_id, first_slot = seed(args.batches)
+    driver.started = time.monotonic()
+    driver.note(f"stack ready after {ready:.1f} s; timeline begins")
+    driver.run(args.seconds)
+    paused_at = pause_batches(group_id)
+    driver.note("timeline over: batches paused, draining")
+    left = drain(args.drain)
+    driver.note(f"drained ({left} still active)")
+    return group_id, first_slot, paused_at
+
+
+def report(
+    args: argparse.Namespace,
+    verdict: Verdict,
+    driver: Driver,
+    stack: st.Stack,
+    servers: tuple[OwnPostgres, OwnPostgres | None],
+    reached: str,
+) -> int:
+    """Print the faults and the checker's figures; 1 on any broken invariant."""
     exited = ", ".join(f"{n} ×{c}" for n, c in sorted(stack.restarts.items())) or "none"
-    faults = {
+    faults: dict[str, object] = {
         **driver.counts,
         "processes that exited by themselves": exited,
-        "database reached": "through PgBouncer (transaction pooling)" if bouncer else "directly",
+        "database reached": reached,
     }
+    if servers[1] is not None:
+        faults["standby"] = "synchronous" if args.sync_standby else "asynchronous"
+        if args.standby_lag:
+            faults["standby frozen before the failover (s)"] = args.standby_lag
+    if driver.failover_seconds is not None:
+        promoted, through = driver.failover_seconds
+        faults["failover: standby promoted / answering through the pooler (s)"] = (
+            f"{promoted:.2f} / {through:.2f}"
+        )
     print_table("Faults injected", ["fault", "count"], list(faults.items()))
     rows = [(k, str(v) if isinstance(v, dict) else v) for k, v in verdict.figures.items()]
     print_table("Chaos run: invariants and figures", ["figure", "value"], rows)
     if verdict.violations:
         print(stack.tail())
-        print(f"--- postgres.log\n{postgres.log_tail()}")
+        for server in (s for s in servers if s is not None):
+            print(f"--- {server.logfile.name}\n{server.log_tail()}")
         # Last, so a caller that keeps only the end of the output still reads what broke.
         print("\nVIOLATED:")
         for violation in verdict.violations:

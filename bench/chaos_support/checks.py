@@ -57,8 +57,9 @@ def check_history(
 ) -> Verdict:
     """`last_slot`: the last moment whose slots must have run (pause time minus two ticks).
     `blackouts`: database moments when every dispatcher was down, then started again;
-    `outages`: database moments just before a restart of PostgreSQL and just after it was
-    back. `deliveries`: the sandbox's webhook deliveries, each attempt's HTTP status."""
+    `outages`: database moments just before a restart of PostgreSQL (or the loss of the
+    primary) and just after it was back (the promoted standby answering through the pooler).
+    `deliveries`: the sandbox's webhook deliveries, each attempt's HTTP status."""
     from schedules.models import Batch, Execution
 
     verdict = Verdict()
@@ -75,16 +76,62 @@ def check_history(
             "items_count",
         )
     )
+    _check_slots(verdict, batches, scheduled, expected_slots(batches, first_slot, last_slot))
+    _check_timing(verdict, scheduled, 2 * tick_seconds, blackouts, outages)
+    active = [e for e in scheduled if e["state"] in ACTIVE]
+    verdict.figures.update(
+        {
+            "executions taken again after their lease": sum(
+                1 for e in scheduled if e["start_attempts"] > 1
+            ),
+            "executions left pending/starting/running": len(active),
+        }
+    )
+    verdict.require(
+        not active,
+        f"{len(active)} executions never finished, e.g. {[str(e['id']) for e in active[:3]]}",
+    )
+    _check_runs(verdict, scheduled, sandbox_runs)
+    _check_callbacks(verdict, deliveries)
+    return verdict
+
+
+def _check_slots(verdict: Verdict, batches: list, scheduled: list[dict], expected: set) -> None:
+    """One execution per slot of the timeline: none doubled, none missing or skipped."""
     per_slot = Counter((e["batch_id"], e["scheduled_for"]) for e in scheduled)
     duplicates = sum(count - 1 for count in per_slot.values() if count > 1)
-    expected = expected_slots(batches, first_slot, last_slot)
     missing = expected - set(per_slot)
+    missed_counted = sum(b.missed_runs_count for b in batches)
+    verdict.figures.update(
+        {
+            "slots due in the timeline": len(expected),
+            "scheduled executions": len(scheduled),
+            "executions by state": dict(sorted(Counter(e["state"] for e in scheduled).items())),
+            "duplicate executions of a slot": duplicates,
+            "missed slots (no execution)": len(missing),
+            "slots counted missed by the misfire policy": missed_counted,
+        }
+    )
+    verdict.require(duplicates == 0, f"{duplicates} slots were executed more than once")
+    verdict.require(not missing, f"{len(missing)} slots never ran, e.g. {sorted(missing)[:3]}")
+    verdict.require(missed_counted == 0, f"{missed_counted} slots were skipped as misfires")
+
+
+def _check_timing(
+    verdict: Verdict,
+    scheduled: list[dict],
+    bound: float,
+    blackouts: list[tuple[datetime, datetime]],
+    outages: list[tuple[datetime, datetime]],
+) -> None:
+    """None before its slot; none later than `bound` after it, or after the comeback for the
+    slots a blackout, a restart or the failover held up; dispatch back within `bound`."""
     lateness = [(e["created_at"] - e["scheduled_for"]).total_seconds() for e in scheduled]
-    bound = 2 * tick_seconds
     early = [x for x in lateness if x < 0]
     waits, restarts = _waits_after_comeback(scheduled, blackouts, bound)
     db_waits, db_back = _waits_after_comeback(scheduled, outages, bound)
     in_blackout = {e["id"] for e, _ in waits}
+    blacked_out = len(waits)
     waits += [(e, x) for e, x in db_waits if e["id"] not in in_blackout]
     in_blackout |= {e["id"] for e, _ in db_waits}
     # (slot, wait): from the slot, or from the comeback for the slots a blackout held up.
@@ -94,24 +141,13 @@ def check_history(
         if e["id"] not in in_blackout
     ] + [(e["scheduled_for"], x) for e, x in waits]
     late = sorted((x, slot) for slot, x in waited if x > bound)
-    active = [e for e in scheduled if e["state"] in ACTIVE]
-    states = Counter(e["state"] for e in scheduled)
-    missed_counted = sum(b.missed_runs_count for b in batches)
-    taken_again = [e for e in scheduled if e["start_attempts"] > 1]
-
     verdict.figures.update(
         {
-            "slots due in the timeline": len(expected),
-            "scheduled executions": len(scheduled),
-            "executions by state": dict(sorted(states.items())),
-            "duplicate executions of a slot": duplicates,
-            "missed slots (no execution)": len(missing),
-            "slots counted missed by the misfire policy": missed_counted,
             "dispatched before their slot (DB clock)": len(early),
             f"dispatched later than 2 ticks ({bound:g} s)": len(late),
-            "slots held up by the blackout (every dispatcher down)": len(waits),
+            "slots held up by the blackout (every dispatcher down)": blacked_out,
             "dispatchers restarted to first dispatch (ms)": [round(x * 1000) for x in restarts],
-            "slots held up by a database restart": len(db_waits),
+            "slots held up by a database restart or failover": len(db_waits),
             "database back to first dispatch (ms)": [round(x * 1000) for x in db_back],
             "held-up slots dispatched after the comeback, max (ms)": round(
                 max((x for _, x in waits), default=0) * 1000
@@ -119,13 +155,8 @@ def check_history(
             "lateness p50 (ms)": round(_percentile_ms(lateness, 50)),
             "lateness p99 (ms)": round(_percentile_ms(lateness, 99)),
             "lateness max (ms)": round(max(lateness, default=0) * 1000),
-            "executions taken again after their lease": len(taken_again),
-            "executions left pending/starting/running": len(active),
         }
     )
-    verdict.require(duplicates == 0, f"{duplicates} slots were executed more than once")
-    verdict.require(not missing, f"{len(missing)} slots never ran, e.g. {sorted(missing)[:3]}")
-    verdict.require(missed_counted == 0, f"{missed_counted} slots were skipped as misfires")
     verdict.require(not early, f"{len(early)} executions were created before their slot")
     verdict.require(
         not late,
@@ -136,13 +167,6 @@ def check_history(
         all(x <= bound for x in db_back),
         f"dispatch came back later than 2 ticks after the database: {db_back} s",
     )
-    verdict.require(
-        not active,
-        f"{len(active)} executions never finished, e.g. {[str(e['id']) for e in active[:3]]}",
-    )
-    _check_runs(verdict, scheduled, sandbox_runs)
-    _check_callbacks(verdict, deliveries)
-    return verdict
 
 
 def _check_callbacks(verdict: Verdict, deliveries: list[Any]) -> None:

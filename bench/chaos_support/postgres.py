@@ -1,6 +1,7 @@
 """A PostgreSQL cluster of the chaos run's own (like its Redis), so the driver can restart the
 database itself mid-run: `pg_ctl restart -m fast` (clients are disconnected, the checkpoint
-is written) and `-m immediate` (a crash: no checkpoint, WAL replay on start).
+is written) and `-m immediate` (a crash: no checkpoint, WAL replay on start). The failover
+form (chaos_support/failover.py) adds a streaming standby of it.
 
 Debian's server binaries (/usr/lib/postgresql/<version>/bin). initdb and the postmaster refuse
 to run as root: as root they run as the `postgres` user (runuser), in a directory it owns.
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import glob
 import os
+import shlex
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SETTINGS = {
@@ -21,10 +23,14 @@ SETTINGS = {
     "max_connections": "300",  # every process of the stack, the pooler's servers, the harness
     "unix_socket_directories": "",
     "fsync": "on",
+    # A streaming standby can be made of it (chaos_support/failover.py).
+    "wal_level": "replica",
+    "max_wal_senders": "5",
 }
 
 
-def _bindir() -> Path:
+def bindir() -> Path:
+    """Debian's newest server binaries."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_version)
     if not found:
         raise SystemExit("no PostgreSQL server binaries (Debian: apt-get install postgresql)")
@@ -43,10 +49,17 @@ def _as_postgres(argv: list[str]) -> list[str]:
 class OwnPostgres:
     workdir: Path
     port: int
+    name: str = "pgdata"  # its data directory in `workdir`
+    # Given on the command line only, so a standby copied from it does not inherit them.
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def datadir(self) -> Path:
-        return self.workdir / "pgdata"
+        return self.workdir / self.name
+
+    @property
+    def logfile(self) -> Path:
+        return self.workdir / ("postgres.log" if self.name == "pgdata" else f"{self.name}.log")
 
     @property
     def url(self) -> str:
@@ -59,35 +72,41 @@ class OwnPostgres:
             self.workdir.chmod(0o755)
             shutil.chown(home, "postgres", "postgres")
         self.workdir = home
-        self._run(
-            [str(_bindir() / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres"],
+        self.run(
+            [str(bindir() / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres"],
         )
 
     def start(self) -> None:
-        # pg_ctl hands -o to a shell: an empty value must be quoted.
-        options = " ".join(f"-c {k}={v or repr('')}" for k, v in SETTINGS.items())
+        # pg_ctl hands -o to a shell: every value is quoted (an empty one, a `*`).
+        settings = {**SETTINGS, **self.extra}
+        options = " ".join(f"-c {k}={shlex.quote(v)}" for k, v in settings.items())
         options += f" -p {self.port}"
-        self._ctl("start", "-o", options, "-l", str(self.workdir / "postgres.log"))
+        self.ctl("start", "-o", options, "-l", str(self.logfile))
 
     def restart(self, mode: str) -> float:
         """Stop in `mode` (fast or immediate) and start again; seconds it was unreachable."""
         started = time.monotonic()
-        self._ctl("stop", "-m", mode)
+        self.ctl("stop", "-m", mode)
         self.start()
         return time.monotonic() - started
 
-    def stop(self) -> None:
-        self._ctl("stop", "-m", "fast")
+    def stop(self, mode: str = "fast") -> None:
+        self.ctl("stop", "-m", mode)
+
+    def running(self) -> bool:
+        return (self.datadir / "postmaster.pid").exists()
 
     def log_tail(self, lines: int = 30) -> str:
-        log = self.workdir / "postgres.log"
+        log = self.logfile
         return (
             "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
         )
 
-    def _ctl(self, *args: str) -> None:
-        self._run([str(_bindir() / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60", *args])
+    def ctl(self, *args: str) -> None:
+        """`pg_ctl` on this cluster, waiting for the action to complete."""
+        self.run([str(bindir() / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60", *args])
 
     @staticmethod
-    def _run(argv: list[str]) -> None:
+    def run(argv: list[str]) -> None:
+        """A server binary, as the `postgres` user when we are root."""
         subprocess.run(_as_postgres(argv), check=True, capture_output=True, timeout=120)
