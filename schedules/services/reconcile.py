@@ -27,18 +27,16 @@ logger = logging.getLogger(__name__)
 def webhook_events_requeue_stale(*, limit: int = 500) -> int:
     """Enqueue again the callbacks whose processing was lost: still `received` after
     SCHEDULER_WEBHOOK_REQUEUE_SECONDS (the message died with a broker restart, or was never
-    published), or `failed` while their execution is still running (the ingest was cut off).
+    published), or `failed` (the ingest was cut off: a lost database connection, an Apify
+    that answered badly). A failed one whose execution another path has finished since is
+    settled as processed by that second go, instead of showing a failure that is not one.
 
     Processing twice is harmless (one ingest per run), so this may race the original message.
     Without it, such a run would wait for reconciliation: the run timeout plus grace.
     """
     stale_before = db_now() - timedelta(seconds=conf.get().webhook_requeue_seconds)
     lost = Q(status=WebhookStatus.RECEIVED, received_at__lt=stale_before)
-    cut_off = Q(
-        status=WebhookStatus.FAILED,
-        processed_at__lt=stale_before,
-        execution__state=ExecutionState.RUNNING,
-    )
+    cut_off = Q(status=WebhookStatus.FAILED, processed_at__lt=stale_before)
     event_ids = list(
         WebhookEvent.objects.filter(lost | cut_off)
         .order_by("received_at")

@@ -14,6 +14,7 @@ from kombu import pools
 
 from scheduler_project.dbclock import db_now
 from schedules.models import Execution
+from schedules.services.ingest import webhook_event_ingest
 from schedules.services.reconcile import webhook_events_requeue_stale
 from schedules.states import ExecutionState
 from tests.schedules.helpers import make_batch
@@ -82,7 +83,7 @@ def test_only_callbacks_left_unprocessed_too_long_are_enqueued_again(
     assert queued_event_ids() == [lost.id]
 
 
-def test_a_failed_ingest_is_tried_again_only_while_its_execution_is_still_running(
+def test_a_failed_ingest_is_tried_again_and_settles_once_its_execution_finished(
     db: None, settings, queued_event_ids
 ) -> None:
     settings.SCHEDULER_WEBHOOK_REQUEUE_SECONDS = 120
@@ -91,12 +92,18 @@ def test_a_failed_ingest_is_tried_again_only_while_its_execution_is_still_runnin
     cut_off = _received(
         running.apify_run_id, age_seconds=300, status=WebhookStatus.FAILED, execution=running
     )
-    _received(
+    finished_elsewhere = _received(
         finished.apify_run_id, age_seconds=300, status=WebhookStatus.FAILED, execution=finished
     )
+    _received("RUNrecent00000001", age_seconds=30, status=WebhookStatus.FAILED)
 
+    assert webhook_events_requeue_stale() == 2
+    assert queued_event_ids() == [cut_off.id, finished_elsewhere.id]
+
+    # The second go finds the execution finished (by reconciliation, say): nothing to ingest,
+    # and the callback no longer shows as failed.
+    assert webhook_event_ingest(event_id=finished_elsewhere.id) == WebhookStatus.PROCESSED
     assert webhook_events_requeue_stale() == 1
-    assert queued_event_ids() == [cut_off.id]
 
 
 def _fresh_connections(app) -> None:
