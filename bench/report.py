@@ -38,7 +38,20 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
     "assign": (
         ["assign.py", "--businesses", "100000"],
         [
-            Figure("assignment, bulk path (businesses/s)", r"^businesses/s\s*\|\s*([\d,.]+)", 5000),
+            Figure(
+                "assignment ceiling: raw COPY of the same rows (businesses/s)",
+                r"^ceiling: raw COPY of the same rows \(businesses/s\)\s*\|\s*([\d,.]+)",
+            ),
+            Figure(
+                "assignment, bulk path (businesses/s)",
+                r"^businesses/s\s*\|\s*([\d,.]+)",
+                10000,
+                baseline="assignment ceiling: raw COPY of the same rows (businesses/s)",
+            ),
+            Figure(
+                "assignment, bulk path / COPY ceiling",
+                r"^real path / COPY ceiling\s*\|\s*([\d,.]+)",
+            ),
         ],
     ),
     "dispatch": (
@@ -79,6 +92,27 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
                 "ingest end to end / COPY ceiling",
                 r"^end to end / COPY ceiling\s*\|[^|]*\|[^|]*\|\s*([\d,.]+)",
                 0.40,
+            ),
+        ],
+    ),
+    "ingest_memory": (
+        ["ingest_memory.py", "--small", "100000", "--large", "1000000"],
+        [
+            Figure(
+                "ingest peak RSS, 1,000,000 items held whole (MB)",
+                r"^whole dataset \(before\)\s*\|\s*1,000,000\s*\|[^|]*\|\s*([\d,.]+)",
+            ),
+            Figure(
+                "ingest peak RSS, 1,000,000 items page by page (MB)",
+                r"^page by page \(the service\)\s*\|\s*1,000,000\s*\|[^|]*\|\s*([\d,.]+)",
+                higher_is_better=False,
+                baseline="ingest peak RSS, 1,000,000 items held whole (MB)",
+            ),
+            Figure(
+                "ingest peak RSS ratio 1,000,000 / 100,000 items",
+                r"^peak at large / at small \(page by page\)\s*\|[^|]*\|[^|]*\|\s*([\d,.]+)",
+                1.25,
+                higher_is_better=False,
             ),
         ],
     ),
@@ -126,12 +160,21 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
         ],
     ),
     "import": (
-        ["import.py"],
+        ["import.py", "--rows", "100000"],
         [
+            Figure(
+                "import ceiling: raw COPY of the same rows (rows/s)",
+                r"^ceiling: raw COPY of the same rows \(rows/s\)\s*\|\s*([\d,.]+)",
+            ),
             Figure(
                 "import_businesses, 100,000 rows (rows/s)",
                 r"^100,000 rows: rows/s\s*\|\s*([\d,.]+)",
-                5000,
+                10000,
+                baseline="import ceiling: raw COPY of the same rows (rows/s)",
+            ),
+            Figure(
+                "import_businesses / COPY ceiling",
+                r"^real path / COPY ceiling\s*\|\s*([\d,.]+)",
             ),
             Figure(
                 "import_businesses peak RSS ratio 2N/N",
