@@ -162,6 +162,65 @@ def sql(query: str, params: Sequence[object] = ()) -> list[tuple]:
         return list(cursor.fetchall()) if cursor.description else []
 
 
+def copy_seconds(tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]]) -> float:
+    """Seconds for PostgreSQL to take prepared rows by bare COPYs (parents first), in one
+    transaction, commit and deferred foreign-key checks included: what the database itself
+    can absorb, the ceiling of the path that wrote them. The caller empties the tables."""
+    from django.db import connection, transaction
+
+    with timed() as t, transaction.atomic(), connection.cursor() as cursor:
+        for table, columns, rows in tables:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    return t.seconds
+
+
+def truncate(*tables: str) -> None:
+    """Empty tables (CASCADE: their dependants too) and refresh their statistics."""
+    sql(f"TRUNCATE {', '.join(tables)} CASCADE")
+    for table in tables:
+        sql(f"VACUUM ANALYZE {table}")
+
+
+def copy_ceiling(tables: Sequence[str], given: Sequence[str] = ()) -> float:
+    """Seconds of a bare COPY of every row the real path left in `tables` (parents first),
+    every column, prepared as text, into the same tables of a fresh database (empty tables
+    and no statistics, as the real path found them; a TRUNCATE would leave statistics that
+    make the deferred foreign-key checks scan). `given`: tables whose rows the real path
+    found there (teams, groups), copied back first, untimed. The database ends as it was."""
+    from django.apps import apps
+
+    def rows(table: str) -> tuple[str, list[str], list[tuple]]:
+        model = next(m for m in apps.get_models() if m._meta.db_table == table)
+        columns = [f.column for f in model._meta.concrete_fields]
+        text = ", ".join(f"{c}::text" for c in columns)
+        return table, columns, sql(f"SELECT {text} FROM {table} ORDER BY 1")
+
+    setup, timed_copies = [rows(t) for t in given], [rows(t) for t in tables]
+    recreate_database()
+    copy_seconds(setup)
+    return copy_seconds(timed_copies)
+
+
+def ceiling(
+    label: str, real_per_s: float, copy_per_s: float, target: float, unit: str
+) -> tuple[list[Row], str]:
+    """The COPY ceiling of the same rows and the real path's share of it, as table rows
+    (bench/report.py reads them), and a verdict line: the real rate against its goal."""
+    ratio = real_per_s / copy_per_s
+    rows: list[Row] = [
+        (f"ceiling: raw COPY of the same rows ({unit}/s)", copy_per_s, "", ""),
+        ("real path / COPY ceiling", f"{ratio:.2f}", "", ""),
+    ]
+    line = (
+        f"verdict: {label} {real_per_s:,.0f} {unit}/s against the goal of >= {target:,.0f}/s: "
+        f"{verdict(real_per_s >= target)} (raw COPY of the same rows {copy_per_s:,.0f}/s, "
+        f"ratio {ratio:.2f})"
+    )
+    return rows, line
+
+
 @dataclass
 class Timer:
     start: float = 0.0

@@ -1,5 +1,7 @@
 """Bulk registration throughput: teams, standard groups, then N businesses through
-`businesses_bulk_register` in chunks (the import path), and an exactness check of every batch.
+`businesses_bulk_register` in chunks (the import path), and an exactness check of every batch;
+beside it, the ceiling: a raw COPY of the same rows (businesses, batches, mappings, every
+column) into the same tables of a fresh database, measured in the same run.
 
     python bench/assign.py --businesses 100000 [--teams 1000] [--chunk 5000]
 """
@@ -11,9 +13,12 @@ import base64
 import hashlib
 import sys
 
-from _common import print_table, rate, recreate_database, sql, timed, verdict
+from _common import ceiling, copy_ceiling, print_table, rate, recreate_database, sql, timed, verdict
 
-TARGET_PER_S = 5_000
+TARGET_PER_S = 10_000
+# What the bulk path writes, parents first (the rows its ceiling COPYs), and what it finds.
+WRITTEN = ("schedules_batch", "businesses_business", "schedules_mapping")
+GIVEN = ("businesses_team", "schedules_schedulegroup")
 TIERS = ("free", "starter", "professional", "enterprise")
 PLATFORMS = ("google", "facebook", "tripadvisor", "booking")
 
@@ -100,6 +105,10 @@ def main() -> int:
         and total_mappings == 2 * args.businesses == mappings
         and total_businesses == created == args.businesses
     )
+    copy_per_s = rate(total_businesses, copy_ceiling(WRITTEN, GIVEN))
+    ceiling_rows, ceiling_line = ceiling(
+        "bulk assignment", per_s, copy_per_s, TARGET_PER_S, "businesses"
+    )
 
     print_table(
         f"assign: {args.businesses:,} businesses, {args.teams:,} teams, "
@@ -111,6 +120,7 @@ def main() -> int:
             ("businesses created", created, args.businesses, verdict(created == args.businesses)),
             ("total time (s)", t_total.seconds, "", ""),
             ("businesses/s", per_s, f">= {TARGET_PER_S:,}", verdict(per_s >= TARGET_PER_S)),
+            *ceiling_rows,
             ("chunk time, first 3 avg (s)", first, "", ""),
             ("chunk time, last 3 avg (s)", last, "flat", verdict(last <= 2 * first)),
             (
@@ -131,6 +141,7 @@ def main() -> int:
             ("batch counts exact", "", "", verdict(exact)),
         ],
     )
+    print(ceiling_line)
     return 0
 
 

@@ -17,7 +17,7 @@ from django.db.models import Count, F
 
 from businesses import services
 from businesses.models import Business, Team, Tier
-from businesses.services import BusinessRow, business_identity, businesses_bulk_register
+from businesses.services import BusinessRow, business_identity, businesses_bulk_register_prepared
 from scheduler_project.identifiers import is_valid_team_id
 from schedules.models import Batch
 
@@ -31,6 +31,7 @@ ALIASES = {
 }
 _CANONICAL = {alias: column for column, names in ALIASES.items() for alias in names}
 TIER_CHOICES = ", ".join(Tier.values)
+TIERS = frozenset(Tier.values)  # once: `Tier.values` builds its list anew on every row
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 Progress = Callable[[str, int], None]
 
@@ -160,9 +161,10 @@ def check_encoding(path: Path) -> None:
 
 @dataclass
 class ValidRow:
-    row: BusinessRow
+    row: BusinessRow  # its external_id normalised
     tier: str
     end_line: int
+    key: str  # the platform key
 
 
 @dataclass
@@ -181,25 +183,27 @@ def validate(record: Record, seen: Seen) -> ValidRow | list[tuple[str, str]]:
     tier, platform = v.get("tier", "").lower(), v.get("platform", "").lower()
     if team_id and not is_valid_team_id(team_id):
         errors.append(("team_id", services.TEAM_ID_INVALID))
-    if tier and tier not in Tier.values:
+    if tier and tier not in TIERS:
         errors.append(("tier", services.TIER_INVALID.format(value=tier, choices=TIER_CHOICES)))
     errors += [("name", services.NAME_TOO_LONG)] if len(name) > 300 else []
-    key = ""
+    identity = None
     if platform and v.get("external_id"):
         try:
-            key = business_identity(platform=platform, external_id=v["external_id"]).key
+            identity = business_identity(platform=platform, external_id=v["external_id"])
         except ValidationError as exc:
             errors += [(f, " ".join(m)) for f, m in exc.message_dict.items()]
-    if errors:
+    if errors or identity is None:
         return errors
     first_tier, first_line = seen.team_tiers.setdefault(team_id, (tier, record.line))
     if first_tier != tier:
         return [("tier", f"Team {team_id!r} has tier {first_tier!r} on line {first_line}.")]
+    key = identity.key
     digest = hash((team_id, platform, key))
     if digest in seen.keys:
         return [("external_id", f"Duplicate row: {platform} {key!r} is already in the file.")]
     seen.keys.add(digest)
-    return ValidRow(BusinessRow(team_id, platform, v["external_id"], name), tier, record.end_line)
+    row = BusinessRow(team_id, platform, identity.external_id, name)
+    return ValidRow(row, tier, record.end_line, key)
 
 
 @dataclass
@@ -259,7 +263,12 @@ def _commit(chunk: list[ValidRow], end: int, stats: ImportStats, on_commit, resu
     if chunk:
         with transaction.atomic():
             _teams_upsert({v.row.team_id: v.tier for v in chunk}, stats)
-            result = businesses_bulk_register(rows=[v.row for v in chunk])
+            # Each row was validated and normalised once, above: written as it is.
+            prepared = {
+                (v.row.team_id, v.row.platform, v.key): (v.row.external_id, v.row.name)
+                for v in chunk
+            }
+            result = businesses_bulk_register_prepared(prepared=prepared)
         stats.imported += result.created
         stats.already_there += result.existing
         stats.mappings_created += result.mappings_created

@@ -39,7 +39,10 @@ class Team(models.Model):
 class Business(models.Model):
     """One team's profile on one platform."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="businesses")
+    # No index of its own: business_team_page_idx (team, id) leads with it.
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="businesses", db_index=False
+    )
     platform = models.CharField(max_length=20, choices=PLATFORM_CHOICES)
     external_id = models.CharField(
         max_length=500, help_text="Normalised identifier: place id or canonical profile URL."

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.db.models.functions import Now
 
 from access.services import audit_event_record
+from businesses.bulk import Prepared, businesses_insert, lacking_mappings
 from businesses.locks import business_lock, team_lock
 from businesses.models import (
     MAX_INTERVAL_MINUTES,
@@ -26,7 +26,7 @@ from businesses.selectors import team_exists
 from scheduler_project.dbclock import db_now
 from scheduler_project.errors import ConflictError
 from scheduler_project.identifiers import TEAM_ID_RULE, is_valid_team_id
-from schedules.services.assignment import SyncResult, assignments_sync
+from schedules.services.assignment import SyncResult, assignments_create, assignments_sync
 
 TIER_INVALID = "Unknown tier {value!r}; expected one of: {choices}."
 TEAM_ID_INVALID = f"A team id is {TEAM_ID_RULE}"
@@ -208,11 +208,12 @@ def businesses_bulk_register(
     """Register many businesses of existing teams at once; idempotent (known ones are kept).
 
     All rows are validated first: bad rows raise ValidationError keyed
-    `rows[<index>].<field>` and nothing is written.
+    `rows[<index>].<field>` and nothing is written. A constant number of statements per
+    call (businesses/bulk.py), whatever the row count.
     """
     chosen_types = _validate_scrape_types(scrape_types)
     errors: dict[str, list[str]] = {}
-    prepared: dict[tuple[str, str, str], Business] = {}
+    prepared: Prepared = {}
     for index, row in enumerate(rows):
         try:
             identity = business_identity(platform=row.platform, external_id=row.external_id)
@@ -220,17 +221,8 @@ def businesses_bulk_register(
             for field, messages in exc.message_dict.items():
                 errors[f"rows[{index}].{field}"] = messages
             continue
-        prepared.setdefault(
-            (row.team_id, row.platform, identity.key),
-            Business(
-                team_id=row.team_id,
-                platform=row.platform,
-                external_id=identity.external_id,
-                platform_key=identity.key,
-                name=row.name[:300],
-                scrape_types=chosen_types,
-            ),
-        )
+        key = (row.team_id, row.platform, identity.key)
+        prepared.setdefault(key, (identity.external_id, row.name[:300]))
     known_teams = set(
         Team.objects.filter(team_id__in={r.team_id for r in rows}).values_list("pk", flat=True)
     )
@@ -240,43 +232,26 @@ def businesses_bulk_register(
     if errors:
         raise ValidationError(errors)
 
-    try:
-        with transaction.atomic():
-            existing, created = _insert_new_businesses(prepared)
-    except IntegrityError:
-        # A concurrent import inserted some of the same businesses: look again, once.
-        existing, created = _insert_new_businesses(prepared)
+    return businesses_bulk_register_prepared(prepared=prepared, scrape_types=chosen_types)
+
+
+@transaction.atomic
+def businesses_bulk_register_prepared(
+    *, prepared: Prepared, scrape_types: Sequence[str] | None = None
+) -> BulkResult:
+    """`businesses_bulk_register` of rows its caller validated and normalised, of teams
+    that exist: the import checks each row once, to report it by its line."""
+    chosen_types = _validate_scrape_types(scrape_types)
+    existing, created = businesses_insert(prepared, chosen_types)
     # A re-run repairs an existing business that lacks one of its mappings, and touches
     # nothing else: only those are synced (found with one aggregate query).
-    sync = assignments_sync(businesses=created, fresh=True)
-    repair = assignments_sync(businesses=_missing_mappings(existing))
+    sync = assignments_create(businesses=created)
+    repair = assignments_sync(businesses=lacking_mappings(existing))
     return BulkResult(
         created=len(created),
         existing=len(existing),
         mappings_created=sync.created + repair.created,
     )
-
-
-def _missing_mappings(businesses: list[Business]) -> list[Business]:
-    counts = dict(
-        Business.objects.filter(id__in=[b.id for b in businesses], active=True)
-        .annotate(mapped=Count("mappings"))
-        .values_list("id", "mapped")
-    )
-    return [b for b in businesses if b.id in counts and counts[b.id] < len(b.scrape_types)]
-
-
-def _insert_new_businesses(
-    prepared: dict[tuple[str, str, str], Business],
-) -> tuple[list[Business], list[Business]]:
-    """(already registered, newly inserted with their ids) — one read, one bulk insert."""
-    candidates = Business.objects.filter(
-        team_id__in={k[0] for k in prepared}, platform_key__in={k[2] for k in prepared}
-    )
-    existing = [b for b in candidates if (b.team_id, b.platform, b.platform_key) in prepared]
-    known = {(b.team_id, b.platform, b.platform_key) for b in existing}
-    new = [b for key, b in prepared.items() if key not in known]
-    return existing, Business.objects.bulk_create(new, batch_size=2000)
 
 
 # --- custom intervals ------------------------------------------------------------------------

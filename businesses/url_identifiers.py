@@ -33,8 +33,17 @@ class IdentifierError(ValueError):
     below the registry that raises it too, so that this module needs nothing of it.)"""
 
 
+# The same test for ASCII text, in one regex scan: there, whitespace and the control
+# characters (Cc) are exactly 0x00-0x20 and 0x7f, and no character is a format one (Cf).
+_UNSAFE_ASCII_RE = re.compile(r"[<>\"'`\\\x00-\x20\x7f]")
+
+
 def unsafe_character(value: str) -> str | None:
-    """The first character of `value` that markup, a shell or a log would misread."""
+    """The first character of `value` that markup, a shell or a log would misread (ASCII,
+    the common case, by one regex scan: an import validates every row this way)."""
+    if value.isascii():
+        found = _UNSAFE_ASCII_RE.search(value)
+        return found.group() if found else None
     for char in value:
         if char in _UNSAFE or char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
             return char

@@ -147,12 +147,18 @@ class Batch(models.Model):
 class Mapping(models.Model):
     """Business ↔ batch for one scrape type, with what attribution needs denormalised."""
 
+    # No index of their own on the three keys: each leads one below (a lookup by business,
+    # batch or team uses it), and every index costs each mapping an import writes.
     business = models.ForeignKey(
-        "businesses.Business", on_delete=models.CASCADE, related_name="mappings"
+        "businesses.Business", on_delete=models.CASCADE, related_name="mappings", db_index=False
     )
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="mappings")
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="mappings", db_index=False
+    )
     scrape_type = models.CharField(max_length=20, choices=ScrapeType.choices)
-    team = models.ForeignKey("businesses.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        "businesses.Team", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     platform_key = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
 

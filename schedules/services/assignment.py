@@ -8,24 +8,22 @@ the same nearly-full batch are serialised and the CHECK (count ≤ capacity) nev
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Protocol
 
-from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import transaction
 
 from businesses.models import Business, Team
-from businesses.platforms import PLATFORMS, ScrapeType, get_platform
+from businesses.platforms import PLATFORMS, ScrapeType
 from businesses.selectors import effective_intervals
 from scheduler_project import conf
 from scheduler_project.dbclock import db_now
 from schedules.models import Batch, BatchStatus, Mapping, ScheduleGroup
-from schedules.policies import first_slot_at_or_after, stagger_offset_seconds
+from schedules.services.placement import MappingRow, adjust_counts, insert_mappings, place
 
 GroupKey = tuple[str, str, int]  # (platform, scrape_type, interval_minutes)
 
@@ -74,66 +72,6 @@ def _lock_groups(group_ids: Iterable[int]) -> dict[int, ScheduleGroup]:
     return {
         g.id: g for g in ScheduleGroup.objects.select_for_update().filter(id__in=ids).order_by("id")
     }
-
-
-# --- batch counts ----------------------------------------------------------------------------
-
-
-def _adjust_counts(deltas: dict[int, int]) -> None:
-    """Apply count deltas to many batches in ONE UPDATE (caller holds the group locks)."""
-    deltas = {batch_id: d for batch_id, d in deltas.items() if d}
-    if not deltas:
-        return
-    Batch.objects.filter(id__in=deltas).update(
-        business_count=F("business_count")
-        + Case(
-            *(When(id=batch_id, then=Value(d)) for batch_id, d in deltas.items()),
-            output_field=IntegerField(),
-        ),
-        updated_at=db_now(),
-    )
-
-
-def _new_batch(group: ScheduleGroup, index: int, now: datetime) -> Batch:
-    offset = stagger_offset_seconds(index, group.interval_minutes, conf.get().stagger_step_minutes)
-    batch = Batch(
-        group=group,
-        batch_index=index,
-        capacity=get_platform(group.platform).capacity,
-        stagger_offset_seconds=offset,
-    )
-    batch.next_run_at = first_slot_at_or_after(group.grid(offset), now)
-    return batch
-
-
-def _place_in_group(group: ScheduleGroup, mappings: Sequence[Mapping], now: datetime) -> None:
-    """Point each mapping at the active batch with the most free room (ties: lowest index),
-    opening new batches when every batch is full. The caller holds the group's lock and
-    saves the mappings; batch counts are written here."""
-    batches = list(group.batches.all())
-    active = {b.batch_index: b for b in batches if b.status == BatchStatus.ACTIVE}
-    next_index = max((b.batch_index for b in batches), default=-1) + 1
-    heap = [(-b.free_room, b.batch_index) for b in active.values()]
-    heapq.heapify(heap)
-    chosen: list[int] = []
-    for _ in mappings:
-        if not heap or heap[0][0] >= 0:
-            batch = _new_batch(group, next_index, now)
-            active[next_index] = batch
-            heapq.heappush(heap, (-batch.capacity, next_index))
-            next_index += 1
-        free, index = heapq.heappop(heap)
-        chosen.append(index)
-        heapq.heappush(heap, (free + 1, index))
-
-    added = Counter(chosen)
-    created = [b for b in active.values() if b.pk is None]
-    for batch in created:
-        batch.business_count = added[batch.batch_index]
-    Batch.objects.bulk_create(created)
-    _adjust_counts({b.pk: added[i] for i, b in active.items() if b not in created})
-    for mapping, index in zip(mappings, chosen, strict=True):
-        mapping.batch = active[index]
 
 
 # --- the one path that (re)computes assignments ---------------------------------------------
@@ -190,21 +128,32 @@ def _plan_moves(
     return moves
 
 
+class FreshBusiness(Protocol):
+    """What placing a business just inserted reads: a Business, or the import's lighter row."""
+
+    id: int
+    team_id: str
+    platform: str
+    platform_key: str
+    scrape_types: list[str]
+    active: bool
+
+
 @transaction.atomic
 def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> SyncResult:
     """Make the mappings of `businesses` match what they should be now.
 
     An active business has one mapping per scrape type in the group of its team's
     effective interval; an inactive one has none. Used by registration, tier changes,
-    custom intervals (set, removed, expired), activation and deletion. `fresh=True` means
-    the businesses were inserted in the caller's transaction: nobody else can see them and
-    they have no mappings yet, so there is nothing to lock or read.
+    custom intervals (set, removed, expired), activation and deletion. `fresh=True`: see
+    `assignments_create`.
     """
+    if fresh:
+        return assignments_create(businesses=businesses)
     if not businesses:
         return SyncResult()
     by_id = {b.pk: b for b in businesses}
-    if not fresh:
-        list(Business.objects.select_for_update().filter(id__in=by_id).order_by("id").values("id"))
+    list(Business.objects.select_for_update().filter(id__in=by_id).order_by("id").values("id"))
     now = db_now()
     teams = Team.objects.in_bulk({b.team_id for b in businesses})
     intervals = effective_intervals(teams.values())
@@ -217,8 +166,6 @@ def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> 
     groups = _groups_for(wanted.values())
 
     def current_mappings() -> dict[tuple[int, str], Mapping]:
-        if fresh:
-            return {}
         rows = Mapping.objects.filter(business_id__in=by_id).select_related("batch")
         return {(m.business_id, m.scrape_type): m for m in rows}
 
@@ -230,32 +177,43 @@ def assignments_sync(*, businesses: Sequence[Business], fresh: bool = False) -> 
 
     plan = _plan_moves(current, wanted, groups, by_id)
     to_place, moved, to_delete = plan.to_place, plan.moved, plan.to_delete
-    _adjust_counts(dict(plan.removed_from))
+    adjust_counts(dict(plan.removed_from))
+    placed = place(locked_groups, {g: len(ms) for g, ms in to_place.items()}, now)
     for group_id, mappings in to_place.items():
-        _place_in_group(locked_groups[group_id], mappings, now)
+        for mapping, batch in zip(mappings, placed[group_id], strict=True):
+            mapping.batch = batch
     Mapping.objects.filter(id__in=to_delete).delete()
     Mapping.objects.bulk_update(moved, ["batch"], batch_size=2000)
     new = [m for ms in to_place.values() for m in ms if m.pk is None]
-    _insert_mappings(new, now)
+    rows = [(m.business_id, m.batch_id, m.scrape_type, m.team_id, m.platform_key) for m in new]
+    insert_mappings(rows, now)
     return SyncResult(created=len(new), moved=len(moved), removed=len(to_delete), kept=plan.kept)
 
 
-def _insert_mappings(mappings: list[Mapping], now: datetime) -> None:
-    """New mappings in bulk. On PostgreSQL through COPY: building INSERT statements for
-    the 10,000 mappings of an import chunk cost more than the rest of the chunk
-    (bench/import.py). The caller holds the locks that make these rows conflict-free."""
-    if connection.vendor != "postgresql" or len(mappings) < 100:
-        Mapping.objects.bulk_create(mappings, batch_size=2000)
-        return
-    columns = "business_id, batch_id, scrape_type, team_id, platform_key, created_at"
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {Mapping._meta.db_table} ({columns}) FROM STDIN") as copy,
-    ):
-        for m in mappings:
-            copy.write_row(
-                (m.business_id, m.batch_id, m.scrape_type, m.team_id, m.platform_key, now)
-            )
+@transaction.atomic
+def assignments_create(*, businesses: Sequence[FreshBusiness]) -> SyncResult:
+    """Place businesses inserted in the caller's transaction: nobody else can see them and
+    they have no mappings yet, so only their groups are locked and nothing is read back.
+    Works on plain rows, not model instances: an import chunk places 10,000 mappings."""
+    if not businesses:
+        return SyncResult()
+    now = db_now()
+    teams = Team.objects.in_bulk({b.team_id for b in businesses})
+    intervals = effective_intervals(teams.values())
+    wanted: dict[GroupKey, list[tuple[FreshBusiness, str]]] = defaultdict(list)
+    for b in businesses:
+        for st in b.scrape_types if b.active else ():
+            wanted[(b.platform, st, intervals[(b.team_id, b.platform)])].append((b, st))
+    groups = _groups_for(wanted)
+    locked_groups = _lock_groups(g.id for g in groups.values())
+    placed = place(locked_groups, {groups[k].id: len(slots) for k, slots in wanted.items()}, now)
+    rows: list[MappingRow] = [
+        (b.id, batch.pk, st, b.team_id, b.platform_key)
+        for key, slots in wanted.items()
+        for (b, st), batch in zip(slots, placed[groups[key].id], strict=True)
+    ]
+    insert_mappings(rows, now)
+    return SyncResult(created=len(rows))
 
 
 # --- operator tools --------------------------------------------------------------------------
@@ -274,7 +232,7 @@ def _surplus_ids(batch: Batch, count: int) -> list[int]:
 
 
 def _write_counts(batches: Iterable[Batch], original: dict[int, int]) -> None:
-    _adjust_counts({b.pk: b.business_count - original[b.pk] for b in batches})
+    adjust_counts({b.pk: b.business_count - original[b.pk] for b in batches})
 
 
 @transaction.atomic

@@ -230,23 +230,23 @@ def test_tier_change_moves_the_teams_businesses(tmp_path: Path) -> None:
 
 def test_resume_after_a_crash_skips_committed_chunks(tmp_path, monkeypatch) -> None:
     path = good_csv(tmp_path, teams=2, per_team=3)  # 6 rows on lines 2..7
-    real = importing.businesses_bulk_register
+    real = importing.businesses_bulk_register_prepared
     calls = []
 
     def crash_on_second_chunk(**kwargs):
-        calls.append(len(kwargs["rows"]))
+        calls.append(len(kwargs["prepared"]))
         if len(calls) == 2:
             raise RuntimeError("database went away")
         return real(**kwargs)
 
-    monkeypatch.setattr(importing, "businesses_bulk_register", crash_on_second_chunk)
+    monkeypatch.setattr(importing, "businesses_bulk_register_prepared", crash_on_second_chunk)
     with pytest.raises(RuntimeError):
         run(path, "--chunk-size", "2")
     progress = tmp_path / "base.csv.progress"
     assert progress.read_text().strip() == "3"  # lines 2-3 committed, chunk 2 rolled back
     assert Business.objects.count() == 2
 
-    monkeypatch.setattr(importing, "businesses_bulk_register", real)
+    monkeypatch.setattr(importing, "businesses_bulk_register_prepared", real)
     calls.clear()
     code, out, _ = run(path, "--chunk-size", "2", "--resume")
     assert code == 0
