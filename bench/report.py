@@ -1,6 +1,6 @@
 """Run every benchmark of the project and print ONE table: figure, target, baseline, ratio.
 
-    python bench/report.py            # all of them, about half an hour
+    python bench/report.py            # all of them, about 45 minutes (the soak alone 10)
     python bench/report.py --only ingest,validate
 
 Each benchmark runs as its own process (its own bench database and Redis db, named after
@@ -181,6 +181,45 @@ BENCHMARKS: dict[str, tuple[list[str], list[Figure]]] = {
                 r"^peak RSS ratio 2N / N\s*\|\s*([\d.]+)",
                 1.25,
                 higher_is_better=False,
+            ),
+        ],
+    ),
+    "soak": (
+        ["soak.py", "--minutes", "10", "--sample-seconds", "60"],  # the long form: 60 minutes
+        [
+            Figure(
+                "soak: RSS growth after warm-up, ingest worker (%)",
+                r"^RSS w-ingest \(MiB\) growth[^|]*\|[^(]*\(([-+\d.]+)%\)",
+                10,
+                higher_is_better=False,
+            ),
+            Figure(
+                "soak: RSS growth after warm-up, start worker (%)",
+                r"^RSS w-start \(MiB\) growth[^|]*\|[^(]*\(([-+\d.]+)%\)",
+                10,
+                higher_is_better=False,
+            ),
+            Figure(
+                "soak: RSS growth after warm-up, web (%)",
+                r"^RSS web \(MiB\) growth[^|]*\|[^(]*\(([-+\d.]+)%\)",
+                10,
+                higher_is_better=False,
+            ),
+            Figure(
+                "soak: PostgreSQL sessions growth (%)",
+                r"^PostgreSQL sessions growth[^|]*\|[^(]*\(([-+\d.]+)%\)",
+                10,
+                higher_is_better=False,
+            ),
+            Figure(
+                "soak: lateness p99, first third (s)",
+                r"^lateness steady[^|]*\|\s*first third p99 ([\d.]+) s",
+            ),
+            Figure(
+                "soak: lateness p99, last third (s)",
+                r"^lateness steady[^|]*\|.*last third p99 ([\d.]+) s",
+                higher_is_better=False,
+                baseline="soak: lateness p99, first third (s)",
             ),
         ],
     ),

@@ -183,14 +183,14 @@ def beat_spec(name: str, workdir: Path, skew: float = 0.0) -> Spec:
     )
 
 
-def worker_spec(name: str, queues: str, skew: float = 0.0) -> Spec:
+def worker_spec(name: str, queues: str, skew: float = 0.0, concurrency: int = 3) -> Spec:
     return celery_spec(
         name,
         "worker",
         [
             "worker",
             "--pool=prefork",
-            "--concurrency=3",
+            f"--concurrency={concurrency}",
             "-Q",
             queues,
             "--without-gossip",
