@@ -37,7 +37,9 @@ from scheduler_project.api import (
     page_of,
     query_filters,
 )
+from scheduler_project.json_pages import PageWindow, serves_json_pages
 from scheduler_project.rows import RowShape
+from schedules.json_selectors import business_page_json
 from schedules.selectors import business_rows_with_assignments, businesses_with_assignments
 
 
@@ -187,6 +189,12 @@ class BusinessListApi(ProductApi):
     )
     def get(self, request: Request, team_id: str) -> Response:
         filters = query_filters(request, self.FilterSerializer)
+        if serves_json_pages():
+            window = PageWindow.of(request)
+            page = business_page_json(team_id=team_id, filters=filters, window=window)
+            if page is None:
+                raise Team.DoesNotExist
+            return page.response(request, window)
         queryset = business_list(team=team_get(team_id=team_id), filters=filters)
         return BUSINESS_ROWS.page(
             request, queryset, self, attach=business_rows_with_assignments, extra_columns=["id"]

@@ -20,6 +20,7 @@ from scheduler_project.api import (
     query_filters,
 )
 from scheduler_project.dbclock import db_now
+from scheduler_project.json_pages import PageWindow, serves_json_pages
 from schedules.apis.serializers import (
     SCHEDULE_ROWS,
     ExecutionOutputSerializer,
@@ -28,6 +29,7 @@ from schedules.apis.serializers import (
     ScheduleDetailOutputSerializer,
     ScheduleOutputSerializer,
 )
+from schedules.json_selectors import batch_page_json
 from schedules.models import BatchStatus
 from schedules.selectors import (
     batch_detail_get,
@@ -60,8 +62,10 @@ class ScheduleListApi(OperatorApi):
     )
     def get(self, request: Request) -> Response:
         filters = query_filters(request, self.FilterSerializer)
-        queryset = batch_list(filters=filters)
-        return SCHEDULE_ROWS.page(request, queryset, self)
+        if serves_json_pages():
+            window = PageWindow.of(request)
+            return batch_page_json(filters=filters, window=window).response(request, window)
+        return SCHEDULE_ROWS.page(request, batch_list(filters=filters), self)
 
 
 class ScheduleDetailApi(OperatorApi):

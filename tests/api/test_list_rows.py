@@ -1,5 +1,6 @@
-"""The list pages served from plain rows (scheduler_project/rows.py) answer exactly what the
-endpoint's serializer says, field for field and byte for byte in JSON, page edges included."""
+"""The list pages answer exactly what the endpoint's serializer says, field for field, page
+edges included: written by PostgreSQL (scheduler_project/json_pages.py) and served from plain
+rows (scheduler_project/rows.py, the embedded SQLite's path) alike."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ from tests.conftest import register_google
 def _as_served(data: object) -> object:
     """What a client parses: the project's renderer, then JSON."""
     return json.loads(JSONRenderer().render(data))
+
+
+@pytest.fixture(params=["sql", "rows"], autouse=True)
+def list_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once per path: PostgreSQL's JSON, and the rows path SQLite takes."""
+    if request.param == "rows":
+        for module in ("businesses.apis.product", "schedules.apis.batches"):
+            monkeypatch.setattr(f"{module}.serves_json_pages", lambda: False)
+    return request.param
 
 
 @pytest.fixture
