@@ -68,20 +68,17 @@ class JsonPage:
         paginator = Pagination()
         paginator.request, paginator.count = request, self.count
         paginator.limit, paginator.offset = window.limit, window.offset
-        links = json.dumps(
-            {
-                "count": self.count,
-                "next": paginator.get_next_link(),
-                "previous": paginator.get_previous_link(),
-            },
-            separators=(",", ":"),
+        next_link = json.dumps(paginator.get_next_link())
+        previous_link = json.dumps(paginator.get_previous_link())
+        body = (
+            f'{{"count":{self.count},"next":{next_link},"previous":{previous_link},'
+            f'"results":{self.results_json}}}'
         )
-        body = f'{links[:-1]},"results":{self.results_json}}}'
         return HttpResponse(body.encode(), content_type="application/json")
 
 
-def fetch_page(sql: str, params: Sequence[object]) -> tuple[object, ...] | None:
-    """The page statement's one row (its columns as the statement names them)."""
+def fetch_page(sql: str, params: Sequence[object]) -> tuple:
+    """The page statement's one row (it always answers one: its columns are aggregates)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()

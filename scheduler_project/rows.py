@@ -1,5 +1,8 @@
 """List pages served from plain `.values()` rows, shaped by the endpoint's own serializer.
 
+On PostgreSQL the busiest two lists go further: the database writes their JSON
+(scheduler_project/json_pages.py); this is their path on the embedded SQLite.
+
 A DRF serializer per row (field objects deep-copied, attributes read one by one, a model
 instance built first) was most of a list request's time (bench/api_load.py: the product
 business list spent 18 of its 34 ms there). `RowShape` reads the serializer's declared fields

@@ -41,7 +41,7 @@ outcomes AS MATERIALIZED (
     FROM (
         SELECT * FROM scraped
         UNION ALL
-        SELECT p.id, t.scrape_type, NULL, NULL, ''
+        SELECT DISTINCT p.id, t.scrape_type, NULL::varchar, NULL::timestamptz, ''
         FROM page p, jsonb_array_elements_text(p.scrape_types) AS t(scrape_type)
         WHERE NOT EXISTS (
             SELECT FROM scraped s WHERE s.business_id = p.id AND s.scrape_type = t.scrape_type)
