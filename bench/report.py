@@ -1,6 +1,6 @@
 """Run every benchmark of the project and print ONE table: figure, target, baseline, ratio.
 
-    python bench/report.py            # all of them, about 45 minutes (the soak alone 10)
+    python bench/report.py            # all of them, about 30 minutes (the soak alone 10)
     python bench/report.py --only ingest,validate
 
 Each benchmark runs as its own process (its own bench database and Redis db, named after
