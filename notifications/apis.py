@@ -9,11 +9,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from access.apis import OperatorApi
 from access.authentication import IsApiClient, actor_of, bound_team
+from access.throttles import ProductRateThrottle
 from notifications.models import Alert, AlertChannelState, Delivery, WebhookEndpoint
 from notifications.models.webhooks import SUBSCRIBABLE
 from notifications.selectors import (
@@ -44,7 +44,7 @@ from scheduler_project.api import (
 
 class EndpointApi(APIView):
     permission_classes = [IsApiClient]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ProductRateThrottle]
     throttle_scope = "product"
 
     def endpoint(self, request: Request, endpoint_id: UUID) -> WebhookEndpoint:

@@ -3,7 +3,8 @@ beat, the dispatcher, run_stack on a real database) stops at start-up, naming ea
 while a secret is unset, short or one of the development defaults written in this repository
 (anyone could sign sessions or forge Apify callbacks with those), or ALLOWED_HOSTS is unset.
 
-`manage.py check --deploy` reports the same problems as errors.
+`manage.py check --deploy` reports the same problems as errors, and warns while the cache is
+each process's own (the product API's rate limit would count per process: access/throttles.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
@@ -56,3 +57,17 @@ def refuse_unsafe_production(process: str) -> None:
 @register(Tags.security, deploy=True)
 def check_production_secrets(app_configs: object = None, **kwargs: object) -> list[Error]:
     return [Error(problem, id="scheduler.E001") for problem in unsafe_settings()]
+
+
+@register(Tags.caches, deploy=True)
+def check_shared_cache(app_configs: object = None, **kwargs: object) -> list[Warning]:
+    if settings.DEBUG or not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        return []
+    return [
+        Warning(
+            "CACHE_URL is not set: each process counts the product API's rate limit on its "
+            "own, so a key gets PRODUCT_API_RATE once per web worker.",
+            hint="Set CACHE_URL=redis://host:6379/1 (the broker's Redis, another db).",
+            id="scheduler.W002",
+        )
+    ]

@@ -173,6 +173,12 @@ AUTH_PASSWORD_VALIDATORS = [
     )
 ]
 
+# Shared by every process: the product API's rate limit counts per key here
+# (access/throttles.py). Redis in production (`redis://host:6379/1`); in-process by default,
+# where the embedded first run has one process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES["default"].setdefault("KEY_PREFIX", "scheduler")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.authentication.ApiKeyAuthentication",

@@ -14,10 +14,10 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from access.authentication import IsProductClient
+from access.throttles import ProductRateThrottle
 from businesses.models import Business, ReviewItem, ScrapeStatus, Team, Tier
 from businesses.platforms import PLATFORM_CHOICES, ScrapeType
 from businesses.selectors import (
@@ -50,7 +50,7 @@ def _business_get(*, team: Team, business_id: int) -> Business:
 
 class ProductApi(APIView):
     permission_classes = [IsProductClient]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ProductRateThrottle]
     throttle_scope = "product"
 
 

@@ -37,7 +37,17 @@ GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
 LABEL_TEMPLATE = re.compile(r"\{\{\s*\$?(?:labels\.)?(\w+)\s*\}\}")
 SHELL_CONTROL = {"&&", "||", ";", "|"}
 SHELL_KEYWORDS = {"if", "then", "else", "elif", "fi", "until", "while", "do", "done", "!"}
-ENV_READERS = {"str", "int", "float", "bool", "list", "db_url", "env_bool", "env_int"}
+ENV_READERS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list",
+    "db_url",
+    "cache_url",
+    "env_bool",
+    "env_int",
+}
 
 
 def compose() -> dict[str, Any]:

@@ -24,6 +24,7 @@ SAFE = {
     "SECURE_HSTS_PRELOAD": "true",
     "SECURE_COOKIES": "true",
     "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 WEB = [sys.executable, "-c", "import scheduler_project.wsgi"]
 WORKER = [sys.executable, "-m", "celery", "-A", "scheduler_project", "worker", "--pool=solo"]
@@ -104,3 +105,8 @@ def test_check_deploy_reports_the_unsafe_secret_as_an_error(tmp_path: Path) -> N
     result = _run([sys.executable, "manage.py", "check", "--deploy"], tmp_path, SECRET_KEY=None)
     assert result.returncode != 0
     assert "scheduler.E001" in result.stderr and "SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_warns_while_the_cache_is_each_process_own(tmp_path: Path) -> None:
+    result = _run([sys.executable, "manage.py", "check", "--deploy"], tmp_path, CACHE_URL=None)
+    assert "scheduler.W002" in result.stderr + result.stdout
