@@ -99,6 +99,9 @@ def _key_for(prefix: str, key_hash: str) -> ApiKey | None:
     return None
 
 
+_PREFIX = "\x00prefix"  # a placeholder no key has, replaced by the request's
+
+
 @functools.cache
 def _live_keys_sql() -> tuple[str, list[str]]:
     """The keys that may carry a prefix, compiled by the ORM once: every API request looks its
@@ -110,9 +113,6 @@ def _live_keys_sql() -> tuple[str, list[str]]:
     sql, params = queryset.query.sql_with_params()
     assert list(params) == [_PREFIX, _PREFIX], params
     return sql, [field.attname for field in ApiKey._meta.concrete_fields]
-
-
-_PREFIX = "\x00prefix"  # a placeholder no key has, replaced by the request's
 
 
 class StaffSessionAuthentication(SessionAuthentication):
