@@ -20,6 +20,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from access.models import ApiKey
+from scheduler_project.prepared import prepared_cursor
 
 KEY_INVALID = "Invalid or revoked API key."
 KEY_EXPIRED = "This API key has expired."
@@ -85,7 +86,7 @@ def _key_for(prefix: str, key_hash: str) -> ApiKey | None:
     """The live key with this secret: its current one, or the one it had before a rotation
     while the grace period lasts."""
     sql, names = _live_keys_sql()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [prefix, prefix])
         rows = cursor.fetchall()
     for row in rows:

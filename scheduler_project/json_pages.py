@@ -22,6 +22,7 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 
 from scheduler_project.api import Pagination
+from scheduler_project.prepared import prepared_cursor
 
 
 def serves_json_pages() -> bool:
@@ -79,6 +80,6 @@ class JsonPage:
 
 def fetch_page(sql: str, params: Sequence[object]) -> tuple:
     """The page statement's one row (it always answers one: its columns are aggregates)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()

@@ -129,6 +129,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # The busiest statements run on server-binding cursors that psycopg prepares after 5
+    # runs on a connection (scheduler_project/prepared.py); Django's own cursors never do.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
     if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
         # Behind PgBouncer in transaction mode each transaction may get another server
         # connection: no cursor may outlive its transaction, no statement be prepared on one.
