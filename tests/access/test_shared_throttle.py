@@ -7,8 +7,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,8 +39,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _web_server(cache_url: str) -> Iterator[str]:
-    """gunicorn with one worker, as one host of the web tier: its own process and memory."""
+def _web_server(cache_url: str, workers: int = 1) -> Iterator[str]:
+    """gunicorn, as one host of the web tier: its own processes and memory."""
     port = _free_port()
     env = os.environ | {
         "DEBUG": "false",
@@ -50,7 +52,7 @@ def _web_server(cache_url: str) -> Iterator[str]:
         "PRODUCT_API_RATE": f"{RATE}/min",
     }
     command = [sys.executable, "-m", "gunicorn", "scheduler_project.wsgi:application"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
     server = subprocess.Popen(command, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -81,6 +83,28 @@ def test_two_web_servers_on_one_cache_share_one_budget_per_key() -> None:
             for base in [first] * RATE + [second] * RATE
         ]
     assert statuses == [200] * RATE + [429] * RATE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_racing_on_two_servers_are_served_within_the_budget() -> None:
+    """16 clients at once on 2 hosts of 4 workers each: exactly the budget is served (each
+    count is an atomic increment: two workers reading the count together lose none)."""
+    Team.objects.create(team_id="alice", tier="starter")
+    _, key = api_key_create(name="racing-service")
+    headers = {"Authorization": f"Api-Key {key}"}
+    cache_url = settings.CELERY_BROKER_URL
+    with _web_server(cache_url, 4) as first, _web_server(cache_url, 4) as second:
+        start = threading.Barrier(16)
+
+        def client(n: int) -> list[int]:
+            base = (first, second)[n % 2]
+            with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+                start.wait()
+                return [http.get("/api/v1/teams/alice/").status_code for _ in range(4)]
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [s for batch in pool.map(client, range(16)) for s in batch]
+    assert sorted(statuses) == [200] * RATE + [429] * (64 - RATE)
 
 
 def test_an_unreachable_cache_serves_the_request(
