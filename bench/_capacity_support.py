@@ -95,6 +95,7 @@ def seed_batches(count: int) -> tuple[list[int], int]:
     """`count` one-business google batches through the registration service (the batch
     capacity set to 1 for it), none due yet. Returns the batch ids and the group interval."""
     from django.conf import settings
+    from django.test import override_settings
 
     from businesses.services import BusinessRow, businesses_bulk_register, team_upsert
     from schedules.models import Batch
@@ -102,17 +103,13 @@ def seed_batches(count: int) -> tuple[list[int], int]:
 
     schedule_groups_init()
     team_upsert(team_id=TEAM_ID, tier="enterprise")
-    before = settings.SCHEDULER_CAPACITY
-    settings.SCHEDULER_CAPACITY = {**before, "google": 1}
-    try:
+    with override_settings(SCHEDULER_CAPACITY={**settings.SCHEDULER_CAPACITY, "google": 1}):
         rows = [
             BusinessRow(team_id=TEAM_ID, platform="google", external_id=place_id(n, "peak"))
             for n in range(count)
         ]
         for start in range(0, count, 2000):
             businesses_bulk_register(rows=rows[start : start + 2000], scrape_types=["reviews"])
-    finally:
-        settings.SCHEDULER_CAPACITY = before
     batches = list(Batch.objects.filter(business_count__gt=0).select_related("group"))
     later = datetime.now(UTC) + timedelta(days=1)
     Batch.objects.update(next_run_at=later)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 
 from scheduler_project import conf
 
@@ -83,3 +84,14 @@ def test_code_reads_the_knobs_as_django_settings_hold_them_now(settings) -> None
     knobs = conf.get()
     assert knobs.lease_seconds == 42
     assert knobs.retry_delays_minutes == (1, 2)
+
+
+def test_the_knobs_are_read_once_and_again_after_each_change(settings) -> None:
+    first = conf.get()
+    assert conf.get() is first  # kept, not rebuilt per call
+    settings.SCHEDULER_LEASE_SECONDS = first.lease_seconds + 7
+    assert conf.get().lease_seconds == first.lease_seconds + 7
+    with override_settings(SCHEDULER_LEASE_SECONDS=1, DISPATCH_TICK_SECONDS=3):
+        assert (conf.get().lease_seconds, conf.get().dispatch_tick_seconds) == (1, 3)
+    assert conf.get().lease_seconds == first.lease_seconds + 7
+    assert conf.get().dispatch_tick_seconds == first.dispatch_tick_seconds
