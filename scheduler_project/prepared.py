@@ -27,13 +27,17 @@ class _LoggedCursor(CursorDebugWrapper):
 
 
 def prepared_cursor() -> CursorWrapper:
-    """A cursor (use it in `with`) that Django logs and wraps like its own, so query
-    counting, execute wrappers and error translation still see every statement."""
+    """A cursor (use it in `with`) got the way Django gets its own: the connection's health
+    check first (a connection that died with a database restart is replaced, not used), and
+    wrapped so that query counting, execute wrappers and error translation see every
+    statement."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     import psycopg
 
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     raw = psycopg.Cursor(connection.connection)
     if connection.queries_logged:
         return _LoggedCursor(raw, connection)

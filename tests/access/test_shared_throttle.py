@@ -3,71 +3,23 @@ one CACHE_URL), and a cache that cannot be reached serves the request instead of
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from access.services import api_key_create
 from businesses.models import Team
+from tests.web_server import free_port, web_server
 
-ROOT = Path(__file__).resolve().parents[2]
 RATE = 6
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _web_server(cache_url: str, workers: int = 1) -> Iterator[str]:
-    """gunicorn, as one host of the web tier: its own processes and memory."""
-    port = _free_port()
-    env = os.environ | {
-        "DEBUG": "false",
-        "SECRET_KEY": "a-test-secret-key-of-more-than-thirty-two-characters",
-        "APIFY_WEBHOOK_SECRET": "a-test-webhook-secret-of-more-than-32-characters",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": _database_url(),
-        "CACHE_URL": cache_url,
-        "PRODUCT_API_RATE": f"{RATE}/min",
-    }
-    command = [sys.executable, "-m", "gunicorn", "scheduler_project.wsgi:application"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
-    server = subprocess.Popen(command, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "no gunicorn"
-                time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+def _web_server(cache_url: str, workers: int = 1):
+    return web_server(workers, CACHE_URL=cache_url, PRODUCT_API_RATE=f"{RATE}/min")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,7 +65,7 @@ def test_an_unreachable_cache_serves_the_request(
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{_free_port()}/0",  # nothing listens there
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
         }
     }
     response = product_client.get("/api/v1/teams/alice/")

@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from access.services import api_key_create
 from businesses.models import Team
 from tests.conftest import register_google
+from tests.web_server import web_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +69,24 @@ def test_transaction_pooling_turns_preparing_off(pooling: str, threshold: str) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == threshold
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_with_the_database_is_replaced_not_used(alice: Team) -> None:
+    """The key lookup is a request's first statement: its cursor runs Django's health check,
+    so a persistent connection the database dropped (a restart) is not used for it."""
+    register_google(alice, 2)
+    _, key = api_key_create(name="reviews-service")
+    headers = {"Authorization": f"Api-Key {key}"}
+    with web_server(CONN_MAX_AGE="600") as base, httpx.Client(base_url=base) as http:
+        for _ in range(6):  # prepared by now, on the server's one persistent connection
+            assert http.get("/api/v1/teams/alice/businesses/", headers=headers).status_code == 200
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1
+        response = http.get("/api/v1/teams/alice/businesses/", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["count"] == 2
