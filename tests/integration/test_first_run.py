@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -16,16 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.web_server import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PREFIXES = ("web    | ", "worker | ", "beat   | ", "sandbox| ")
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _reader(process: subprocess.Popen, lines: list[str]) -> None:
@@ -43,7 +38,7 @@ def _wait(predicate, timeout: float, what: str, lines: list[str]) -> object:
 
 
 def test_run_stack_leads_a_newcomer_to_a_working_dashboard(tmp_path: Path) -> None:
-    port, sandbox_port = _free_port(), _free_port()
+    port, sandbox_port = free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from access.services import api_key_create
 from businesses.models import Team
 from tests.conftest import register_google
-from tests.web_server import web_server
+from tests.web_server import database_url, web_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,9 +53,8 @@ def test_the_key_lookup_and_the_page_are_prepared_and_keep_their_values(
 
 @pytest.mark.parametrize(("pooling", "threshold"), [("false", "5"), ("true", "None")])
 def test_transaction_pooling_turns_preparing_off(pooling: str, threshold: str) -> None:
-    db = connection.settings_dict
     env = os.environ | {
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "DATABASE_TRANSACTION_POOLING": pooling,
         "DJANGO_SETTINGS_MODULE": "scheduler_project.settings",
         "DEBUG": "true",
